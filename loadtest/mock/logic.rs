@@ -1,0 +1,450 @@
+//! Pure helpers of the mock provider: behaviour parsing, reply splitting,
+//! token counting and embedding vectors. Nothing here does I/O, so it is
+//! all unit-tested below.
+
+use http::{HeaderName, HeaderValue};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub const DEFAULT_REPLY: &str = "Hello from the mock provider.";
+/// Upper bound on `mock.chunks`, so a typo cannot make the mock allocate
+/// gigabytes of repeated reply text.
+pub const MAX_CHUNKS: usize = 100_000;
+/// Delays are clamped to one day; anything longer is surely a mistake.
+const MAX_DELAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// How one request should be answered, merged from the `mock` body object,
+/// the `x-mock-*` headers and the model name (in that priority).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Behaviour {
+    pub status: Option<u16>,
+    pub error_body: Option<Value>,
+    pub delay_ms: u64,
+    pub chunk_delay_ms: u64,
+    pub chunks: Option<usize>,
+    pub reply: Option<String>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub break_after_chunks: Option<usize>,
+    pub usage: Option<Value>,
+}
+
+/// Builds the behaviour of a request. `Err` carries a message for a 400
+/// answer: malformed control input is reported rather than silently ignored,
+/// so a typo in a test shows up at once.
+pub fn parse_behaviour(
+    mock: Option<&Value>,
+    header_status: Option<&str>,
+    header_delay_ms: Option<&str>,
+    model: Option<&str>,
+) -> Result<Behaviour, String> {
+    let mut b = Behaviour::default();
+    let (model_status, model_delay) = model.map(model_directives).unwrap_or_default();
+
+    let mut mock_status = None;
+    let mut mock_delay = None;
+    match mock {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(fields)) => {
+            for (key, value) in fields {
+                let field = |what: &str| format!("invalid mock.{key}: expected {what}");
+                match key.as_str() {
+                    "status" => {
+                        let s = value.as_u64().ok_or_else(|| field("an integer"))?;
+                        mock_status = Some(check_status(s)?);
+                    }
+                    "error_body" => b.error_body = Some(value.clone()),
+                    "delay_ms" => mock_delay = Some(value.as_u64().ok_or_else(|| field("ms"))?),
+                    "chunk_delay_ms" => {
+                        b.chunk_delay_ms = value.as_u64().ok_or_else(|| field("ms"))?
+                    }
+                    "chunks" => {
+                        let n = value.as_u64().ok_or_else(|| field("an integer"))?;
+                        if n == 0 || n > MAX_CHUNKS as u64 {
+                            return Err(field(&format!("1..={MAX_CHUNKS}")));
+                        }
+                        b.chunks = Some(n as usize);
+                    }
+                    "reply" => {
+                        b.reply = Some(value.as_str().ok_or_else(|| field("a string"))?.into())
+                    }
+                    "headers" => {
+                        let map = value.as_object().ok_or_else(|| field("an object"))?;
+                        for (name, v) in map {
+                            let v = v.as_str().ok_or_else(|| field("string values"))?;
+                            let name = HeaderName::from_bytes(name.as_bytes())
+                                .map_err(|_| format!("invalid mock.headers name {name:?}"))?;
+                            let v = HeaderValue::from_str(v)
+                                .map_err(|_| format!("invalid mock.headers value {v:?}"))?;
+                            b.headers.push((name, v));
+                        }
+                    }
+                    "break_after_chunks" => {
+                        let n = value.as_u64().ok_or_else(|| field("an integer"))?;
+                        b.break_after_chunks = Some(usize::try_from(n).unwrap_or(usize::MAX));
+                    }
+                    "usage" => {
+                        if !value.is_object() {
+                            return Err(field("an object"));
+                        }
+                        b.usage = Some(value.clone());
+                    }
+                    _ => return Err(format!("unknown mock field {key:?}")),
+                }
+            }
+        }
+        Some(_) => return Err("invalid mock: expected an object".into()),
+    }
+
+    let header_status = match header_status {
+        Some(s) => Some(
+            s.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("invalid x-mock-status {s:?}"))
+                .and_then(check_status)?,
+        ),
+        None => None,
+    };
+    let header_delay = match header_delay_ms {
+        Some(s) => Some(
+            s.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("invalid x-mock-delay-ms {s:?}"))?,
+        ),
+        None => None,
+    };
+
+    b.status = mock_status.or(header_status).or(model_status);
+    b.delay_ms = mock_delay.or(header_delay).or(model_delay).unwrap_or(0);
+    b.delay_ms = b.delay_ms.min(MAX_DELAY_MS);
+    b.chunk_delay_ms = b.chunk_delay_ms.min(MAX_DELAY_MS);
+    Ok(b)
+}
+
+fn check_status(s: u64) -> Result<u16, String> {
+    match u16::try_from(s) {
+        Ok(s) if (200..=599).contains(&s) => Ok(s),
+        _ => Err(format!("invalid mock status {s}: expected 200..=599")),
+    }
+}
+
+/// Reads `status-503` / `slow-250` from a model name. Only the last `/`
+/// segment counts (gateways often prefix a provider), and trailing text after
+/// the digits is allowed so several deployments can share a directive
+/// (`slow-100-a`, `slow-100-b`).
+pub fn model_directives(model: &str) -> (Option<u16>, Option<u64>) {
+    let name = model.rsplit('/').next().unwrap_or(model);
+    let digits = |rest: &str| {
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        rest[..end].parse::<u64>().ok()
+    };
+    if let Some(rest) = name.strip_prefix("status-") {
+        let status = digits(rest).and_then(|s| check_status(s).ok());
+        return (status, None);
+    }
+    if let Some(rest) = name.strip_prefix("slow-") {
+        return (None, digits(rest).map(|ms| ms.min(MAX_DELAY_MS)));
+    }
+    (None, None)
+}
+
+/// The assistant text: `reply` if given; otherwise the default reply, repeated
+/// when `chunks` asks for more pieces than it has words.
+pub fn reply_text(b: &Behaviour) -> String {
+    match (&b.reply, b.chunks) {
+        (Some(reply), _) => reply.clone(),
+        (None, Some(chunks)) => {
+            let words = DEFAULT_REPLY.split_whitespace().count();
+            let repeats = chunks.div_ceil(words).max(1);
+            vec![DEFAULT_REPLY; repeats].join(" ")
+        }
+        (None, None) => DEFAULT_REPLY.to_string(),
+    }
+}
+
+/// The content pieces of a stream: `chunks` roughly equal pieces when given,
+/// else one per word with its trailing whitespace.
+pub fn stream_pieces(reply: &str, chunks: Option<usize>) -> Vec<&str> {
+    match chunks {
+        Some(n) => split_even(reply, n),
+        None => split_words(reply),
+    }
+}
+
+/// Splits into words, each keeping the whitespace after it (leading
+/// whitespace stays with the first word), so the pieces concatenate back to
+/// the input.
+pub fn split_words(s: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let (mut prev_space, mut seen_word) = (false, false);
+    for (i, c) in s.char_indices() {
+        let space = c.is_whitespace();
+        // A word after whitespace starts a new piece, unless no word came
+        // yet (leading whitespace).
+        if !space && prev_space && seen_word {
+            pieces.push(&s[start..i]);
+            start = i;
+        }
+        seen_word |= !space;
+        prev_space = space;
+    }
+    if start < s.len() {
+        pieces.push(&s[start..]);
+    }
+    pieces
+}
+
+/// Splits into exactly `n` pieces (at least one) of nearly equal char
+/// counts, on char boundaries. Pieces may be empty when `s` has fewer
+/// chars than `n`: the chunk count is what a test asks for.
+pub fn split_even(s: &str, n: usize) -> Vec<&str> {
+    let n = n.max(1);
+    let bounds: Vec<usize> = s.char_indices().map(|(i, _)| i).chain([s.len()]).collect();
+    let chars = bounds.len() - 1;
+    (0..n)
+        .map(|i| &s[bounds[i * chars / n]..bounds[(i + 1) * chars / n]])
+        .collect()
+}
+
+/// Characters of the text a request sends: chat message contents (plain or
+/// as text parts), a completion `prompt` or an embeddings `input`. A token id
+/// counts as 4 characters, i.e. one token.
+pub fn prompt_chars(body: &serde_json::Map<String, Value>) -> usize {
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(|m| m.iter().map(|msg| text_chars(&msg["content"])).sum())
+        .unwrap_or(0);
+    let prompt = body.get("prompt").map(text_chars).unwrap_or(0);
+    let input = body.get("input").map(text_chars).unwrap_or(0);
+    messages + prompt + input
+}
+
+fn text_chars(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.chars().count(),
+        Value::Number(_) => 4,
+        Value::Array(items) => items.iter().map(text_chars).sum(),
+        // A content part such as {"type":"text","text":"..."}; images count 0.
+        Value::Object(part) => part.get("text").map(text_chars).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+pub fn prompt_tokens(body: &serde_json::Map<String, Value>) -> u64 {
+    (prompt_chars(body) / 4).max(1) as u64
+}
+
+pub fn completion_tokens(reply: &str) -> u64 {
+    reply.split_whitespace().count() as u64
+}
+
+/// The items to embed, as the bytes their vectors derive from: the text of a
+/// string, or the JSON of a token-id list.
+pub fn embedding_inputs(input: &Value) -> Result<Vec<Vec<u8>>, String> {
+    let bad = || {
+        "input must be a string, a list of strings, a list of token ids or a list of lists of token ids".to_string()
+    };
+    let tokens = |v: &Value| match v.as_array() {
+        Some(ids) if ids.iter().all(Value::is_u64) => Ok(v.to_string().into_bytes()),
+        _ => Err(bad()),
+    };
+    match input {
+        Value::String(s) => Ok(vec![s.clone().into_bytes()]),
+        Value::Array(items) if items.iter().all(Value::is_string) => Ok(items
+            .iter()
+            .map(|s| s.as_str().unwrap_or_default().as_bytes().to_vec())
+            .collect()),
+        Value::Array(items) if items.iter().all(Value::is_u64) => Ok(vec![tokens(input)?]),
+        Value::Array(items) => items.iter().map(tokens).collect(),
+        _ => Err(bad()),
+    }
+}
+
+/// Eight deterministic floats from the input's SHA-256, scaled to a unit
+/// vector like real embeddings.
+pub fn embedding_vector(input: &[u8]) -> [f32; 8] {
+    let digest = Sha256::digest(input);
+    let mut v = [0f32; 8];
+    for (x, word) in v.iter_mut().zip(digest.chunks_exact(4)) {
+        let u = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        *x = (u as f64 / u32::MAX as f64 * 2.0 - 1.0) as f32;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+/// `encoding_format: "base64"`: the little-endian f32 array in base64, as
+/// OpenAI answers it.
+pub fn embedding_base64(v: &[f32]) -> String {
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    base64(&bytes)
+}
+
+pub fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let n = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| {
+            [
+                DIGITS[(b >> 4) as usize] as char,
+                DIGITS[(b & 15) as usize] as char,
+            ]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> serde_json::Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn split_words_keeps_trailing_space() {
+        let pieces = split_words(DEFAULT_REPLY);
+        assert_eq!(pieces, ["Hello ", "from ", "the ", "mock ", "provider."]);
+        assert_eq!(split_words("  a  b\n"), ["  a  ", "b\n"]);
+        assert!(split_words("").is_empty());
+    }
+
+    #[test]
+    fn split_even_gives_exact_count_on_char_boundaries() {
+        assert_eq!(split_even("abcdefghij", 3), ["abc", "def", "ghij"]);
+        let s = "héllo wörld ✓";
+        for n in 1..20 {
+            let pieces = split_even(s, n);
+            assert_eq!(pieces.len(), n);
+            assert_eq!(pieces.concat(), s);
+        }
+        assert_eq!(split_even("ab", 0), ["ab"]);
+    }
+
+    #[test]
+    fn reply_repeats_default_for_many_chunks() {
+        let b = Behaviour {
+            chunks: Some(12),
+            ..Default::default()
+        };
+        let reply = reply_text(&b);
+        assert!(reply.split_whitespace().count() >= 12);
+        assert_eq!(stream_pieces(&reply, b.chunks).len(), 12);
+        assert_eq!(reply_text(&Behaviour::default()), DEFAULT_REPLY);
+    }
+
+    #[test]
+    fn token_counts() {
+        let body = obj(json!({"messages": [
+            {"role": "system", "content": "12345678"},
+            {"role": "user", "content": [{"type": "text", "text": "abcd"}, {"type": "image_url"}]},
+        ]}));
+        assert_eq!(prompt_tokens(&body), 3);
+        assert_eq!(prompt_tokens(&obj(json!({"messages": []}))), 1);
+        assert_eq!(prompt_tokens(&obj(json!({"input": [[1, 2, 3], [4]]}))), 4);
+        assert_eq!(prompt_tokens(&obj(json!({"prompt": "ab"}))), 1);
+        assert_eq!(completion_tokens(DEFAULT_REPLY), 5);
+    }
+
+    #[test]
+    fn behaviour_priority_mock_then_header_then_model() {
+        let mock = json!({"status": 429, "delay_ms": 5});
+        let b = parse_behaviour(Some(&mock), Some("500"), Some("7"), Some("status-503")).unwrap();
+        assert_eq!((b.status, b.delay_ms), (Some(429), 5));
+        let b = parse_behaviour(None, Some("500"), Some("7"), Some("status-503")).unwrap();
+        assert_eq!((b.status, b.delay_ms), (Some(500), 7));
+        let b = parse_behaviour(None, None, None, Some("openai/status-503")).unwrap();
+        assert_eq!(b.status, Some(503));
+        let b = parse_behaviour(None, None, None, Some("slow-250-a")).unwrap();
+        assert_eq!((b.status, b.delay_ms), (None, 250));
+        let b = parse_behaviour(None, None, None, Some("gpt-4o")).unwrap();
+        assert_eq!(b, Behaviour::default());
+    }
+
+    #[test]
+    fn behaviour_fields_and_errors() {
+        let mock = json!({"reply": "hi there", "chunks": 3, "chunk_delay_ms": 10,
+            "headers": {"x-extra": "1"}, "break_after_chunks": 2, "usage": {"total_tokens": 1},
+            "error_body": {"oops": true}});
+        let b = parse_behaviour(Some(&mock), None, None, None).unwrap();
+        assert_eq!(b.reply.as_deref(), Some("hi there"));
+        assert_eq!(
+            (b.chunks, b.chunk_delay_ms, b.break_after_chunks),
+            (Some(3), 10, Some(2))
+        );
+        assert_eq!(b.headers[0].0.as_str(), "x-extra");
+        assert_eq!(b.usage, Some(json!({"total_tokens": 1})));
+        assert_eq!(b.error_body, Some(json!({"oops": true})));
+
+        for bad in [
+            json!({"status": "429"}),
+            json!({"status": 99}),
+            json!({"status": 1000}),
+            json!({"delay_ms": -1}),
+            json!({"chunks": 0}),
+            json!({"headers": {"bad name": "x"}}),
+            json!({"usage": 3}),
+            json!({"delay": 5}),
+            json!("status"),
+        ] {
+            assert!(
+                parse_behaviour(Some(&bad), None, None, None).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(parse_behaviour(None, Some("abc"), None, None).is_err());
+        assert!(parse_behaviour(None, None, Some("-5"), None).is_err());
+        assert!(parse_behaviour(Some(&Value::Null), None, None, None).is_ok());
+    }
+
+    #[test]
+    fn embeddings() {
+        assert_eq!(embedding_inputs(&json!("a")).unwrap().len(), 1);
+        assert_eq!(embedding_inputs(&json!(["a", "b"])).unwrap().len(), 2);
+        assert_eq!(embedding_inputs(&json!([1, 2, 3])).unwrap().len(), 1);
+        assert_eq!(embedding_inputs(&json!([[1], [2, 3]])).unwrap().len(), 2);
+        assert!(embedding_inputs(&json!([1, "a"])).is_err());
+        assert!(embedding_inputs(&json!({"a": 1})).is_err());
+        let v = embedding_vector(b"hello");
+        assert_eq!(v, embedding_vector(b"hello"));
+        assert_ne!(v, embedding_vector(b"world"));
+        let norm: f32 = v.iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(base64(b"hello"), "aGVsbG8=");
+        assert_eq!(base64(b"hi"), "aGk=");
+        assert_eq!(base64(b"abc"), "YWJj");
+        assert_eq!(base64(b""), "");
+        assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
+        assert_eq!(embedding_base64(&[1.0]), "AACAPw==");
+    }
+}

@@ -1,0 +1,132 @@
+//! Who is calling. Today: the master key (or an open gateway when none is set); virtual keys
+//! join here, read from an in-memory cache, never from the database per request.
+
+use crate::error::GatewayError;
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+/// Headers a key may arrive in, as LiteLLM accepts them: OpenAI SDKs send `Authorization`,
+/// Anthropic SDKs `x-api-key`, Azure-style clients `api-key`.
+const KEY_HEADERS: &[&str] = &["x-litellm-api-key", "x-api-key", "api-key"];
+
+/// A key kept only as its SHA-256 digest, compared in constant time.
+pub struct MasterKey([u8; 32]);
+
+impl MasterKey {
+    pub fn new(key: &str) -> Self {
+        MasterKey(digest(key))
+    }
+
+    pub fn matches(&self, presented: &str) -> bool {
+        // Comparing fixed-size digests with no early exit leaks neither content nor length.
+        let other = digest(presented);
+        self.0
+            .iter()
+            .zip(other.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// Holds the master key.
+    Admin,
+    /// No master key is configured: the gateway is open, as LiteLLM is without one.
+    Anonymous,
+}
+
+/// The key a request presents, if any.
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.trim();
+        let key = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .unwrap_or(v)
+            .trim();
+        if !key.is_empty() {
+            return Some(key);
+        }
+    }
+    KEY_HEADERS
+        .iter()
+        .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .find(|k| !k.is_empty())
+}
+
+pub fn authenticate(
+    master: Option<&MasterKey>,
+    headers: &HeaderMap,
+) -> Result<Caller, GatewayError> {
+    let Some(master) = master else {
+        return Ok(Caller::Anonymous);
+    };
+    match presented_key(headers) {
+        None => Err(GatewayError::auth(
+            "Authentication Error, No api key passed in. Pass it as `Authorization: Bearer <key>` or `x-api-key`.",
+        )),
+        Some(k) if master.matches(k) => Ok(Caller::Admin),
+        Some(_) => Err(GatewayError::auth("Authentication Error, Invalid proxy server token passed.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn accepts_bearer_and_x_api_key() {
+        let m = MasterKey::new("sk-1234");
+        assert_eq!(
+            authenticate(Some(&m), &headers(&[("authorization", "Bearer sk-1234")])),
+            Ok(Caller::Admin)
+        );
+        assert_eq!(
+            authenticate(Some(&m), &headers(&[("x-api-key", "sk-1234")])),
+            Ok(Caller::Admin)
+        );
+    }
+
+    #[test]
+    fn missing_and_wrong_keys_are_401() {
+        let m = MasterKey::new("sk-1234");
+        assert_eq!(
+            authenticate(Some(&m), &headers(&[])).unwrap_err().status,
+            401
+        );
+        assert_eq!(
+            authenticate(Some(&m), &headers(&[("authorization", "Bearer sk-12345")]))
+                .unwrap_err()
+                .status,
+            401
+        );
+        assert_eq!(
+            authenticate(Some(&m), &headers(&[("authorization", "Bearer ")]))
+                .unwrap_err()
+                .status,
+            401
+        );
+    }
+
+    #[test]
+    fn no_master_key_means_open() {
+        assert_eq!(authenticate(None, &headers(&[])), Ok(Caller::Anonymous));
+    }
+}

@@ -1,0 +1,249 @@
+//! A client's JSON request body, parsed once: validated as a JSON object, its top-level fields
+//! located, the ones the gateway routes on read out. The bytes stay as they came.
+
+use super::json_scan;
+use crate::error::GatewayError;
+use bytes::Bytes;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::ops::Range;
+
+/// Which OpenAI operation a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    Completion,
+    Embedding,
+}
+
+impl Operation {
+    /// The path suffix under an OpenAI-compatible base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Operation::Chat => "/chat/completions",
+            Operation::Completion => "/completions",
+            Operation::Embedding => "/embeddings",
+        }
+    }
+}
+
+pub struct RequestBody {
+    raw: Bytes,
+    fields: Vec<(String, Range<usize>)>,
+    pub model: String,
+    pub stream: bool,
+    /// `stream_options.include_usage`
+    pub include_usage: bool,
+}
+
+impl RequestBody {
+    /// Parses and checks a body for `op`, with errors naming the offending param.
+    pub fn parse(raw: Bytes, op: Operation) -> Result<RequestBody, GatewayError> {
+        let fields = top_level_fields(&raw)?;
+        let mut body = RequestBody {
+            raw,
+            fields,
+            model: String::new(),
+            stream: false,
+            include_usage: false,
+        };
+        body.model = match body.get::<String>("model") {
+            Ok(Some(m)) if !m.is_empty() => m,
+            Ok(_) => {
+                return Err(
+                    GatewayError::bad_request("model is a required param").with_param("model")
+                )
+            }
+            Err(_) => {
+                return Err(GatewayError::bad_request("model must be a string").with_param("model"))
+            }
+        };
+        body.stream = body
+            .get::<bool>("stream")
+            .map_err(|_| {
+                GatewayError::bad_request("stream must be a boolean").with_param("stream")
+            })?
+            .unwrap_or(false);
+        #[derive(Deserialize)]
+        struct StreamOptions {
+            include_usage: Option<bool>,
+        }
+        body.include_usage = body
+            .get::<StreamOptions>("stream_options")
+            .map_err(|_| {
+                GatewayError::bad_request("stream_options must be an object")
+                    .with_param("stream_options")
+            })?
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false);
+        body.check_required(op)?;
+        Ok(body)
+    }
+
+    fn check_required(&self, op: Operation) -> Result<(), GatewayError> {
+        let (param, what) = match op {
+            Operation::Chat => ("messages", "a list of messages"),
+            Operation::Completion => ("prompt", "a string or a list"),
+            Operation::Embedding => ("input", "a string or a list"),
+        };
+        let Some(raw) = self.raw_field(param) else {
+            return Err(
+                GatewayError::bad_request(format!("{param} is a required param")).with_param(param),
+            );
+        };
+        let first = raw.first().copied().unwrap_or(b'n');
+        let ok = match op {
+            Operation::Chat => first == b'[',
+            _ => first == b'[' || first == b'"',
+        };
+        if !ok {
+            return Err(
+                GatewayError::bad_request(format!("{param} must be {what}")).with_param(param)
+            );
+        }
+        Ok(())
+    }
+
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The raw JSON text of a top-level field.
+    pub fn raw_field(&self, key: &str) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, span)| &self.raw[span.clone()])
+    }
+
+    /// A top-level field decoded as `T`: `Ok(None)` when absent or null, `Err` when mistyped.
+    pub fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, serde_json::Error> {
+        match self.raw_field(key) {
+            None | Some(b"null") => Ok(None),
+            Some(raw) => serde_json::from_slice(raw).map(Some),
+        }
+    }
+
+    /// The body with `model` set to the provider's model name; everything else byte for byte.
+    pub fn with_model(&self, model: &str) -> Bytes {
+        match self.fields.iter().find(|(k, _)| k == "model") {
+            Some((_, span)) => json_scan::splice(&self.raw, span.clone(), &json_scan::quote(model)),
+            None => self.raw.clone(),
+        }
+    }
+
+    /// The whole body as a JSON tree, for providers that translate it.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.raw).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The top-level keys of a JSON object and the byte spans of their values.
+fn top_level_fields(raw: &[u8]) -> Result<Vec<(String, Range<usize>)>, GatewayError> {
+    struct Fields<'a>(&'a [u8]);
+    impl<'de, 'a> Visitor<'de> for Fields<'a> {
+        type Value = Vec<(String, Range<usize>)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let base = self.0.as_ptr() as usize;
+            let mut out = Vec::with_capacity(8);
+            while let Some((key, value)) = map.next_entry::<String, &'de RawValue>()? {
+                let start = value.get().as_ptr() as usize - base;
+                out.push((key, start..start + value.get().len()));
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let fields = de
+        .deserialize_map(Fields(raw))
+        .and_then(|f| de.end().map(|_| f));
+    fields.map_err(|e| {
+        let message = if e.is_data() {
+            "Invalid request body: expected a JSON object".to_string()
+        } else {
+            format!("Invalid JSON in request body: {e}")
+        };
+        GatewayError::bad_request(message)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str, op: Operation) -> Result<RequestBody, GatewayError> {
+        RequestBody::parse(Bytes::copy_from_slice(s.as_bytes()), op)
+    }
+
+    #[test]
+    fn reads_routing_fields() {
+        let b = parse(
+            r#"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#,
+            Operation::Chat,
+        )
+        .unwrap();
+        assert_eq!(b.model, "m");
+        assert!(b.stream && b.include_usage);
+    }
+
+    #[test]
+    fn rewrites_model_only() {
+        let b = parse(
+            r#"{"messages":[{"role":"user","content":"hi"}],"model":"alias"}"#,
+            Operation::Chat,
+        )
+        .unwrap();
+        assert_eq!(
+            &b.with_model("gpt-4o")[..],
+            br#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-4o"}"#
+        );
+    }
+
+    #[test]
+    fn errors_name_the_param() {
+        let e = parse(r#"{"model":"m"}"#, Operation::Chat).err().unwrap();
+        assert_eq!((e.status, e.param.as_deref()), (400, Some("messages")));
+        let e = parse(r#"{"model":"m","messages":"hi"}"#, Operation::Chat)
+            .err()
+            .unwrap();
+        assert_eq!(e.param.as_deref(), Some("messages"));
+        let e = parse(r#"{"messages":[]}"#, Operation::Chat).err().unwrap();
+        assert_eq!(e.param.as_deref(), Some("model"));
+        let e = parse(r#"{"model":"m"}"#, Operation::Embedding)
+            .err()
+            .unwrap();
+        assert_eq!(e.param.as_deref(), Some("input"));
+    }
+
+    #[test]
+    fn malformed_and_non_object_bodies_are_400() {
+        for body in [
+            "{",
+            "[1]",
+            "\"x\"",
+            "",
+            "{\"model\":\"m\"} trailing",
+            "\u{0}",
+        ] {
+            let e = parse(body, Operation::Chat).err().unwrap();
+            assert_eq!(e.status, 400, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!(
+            "{{\"model\":\"m\",\"messages\":{}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert_eq!(parse(&deep, Operation::Chat).err().unwrap().status, 400);
+    }
+}

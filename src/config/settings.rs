@@ -1,0 +1,159 @@
+//! The settings sections: `general_settings`, `litellm_settings`, `router_settings`.
+//!
+//! LiteLLM has hundreds of settings. The ones Tollgate acts on are read and checked; the others
+//! are kept out with a warning, so a real LiteLLM file loads and its owner sees what is ignored.
+
+use super::yaml::{for_each_entry, Diagnostics, EnvSource, Node};
+
+#[derive(Debug, Clone)]
+pub struct GeneralSettings {
+    pub master_key: Option<String>,
+    pub database_url: Option<String>,
+    /// Request bodies above this are refused with 413.
+    pub max_request_size_mb: f64,
+    pub max_response_size_mb: Option<f64>,
+}
+
+impl Default for GeneralSettings {
+    fn default() -> Self {
+        GeneralSettings {
+            master_key: None,
+            database_url: None,
+            // LiteLLM sets no limit; an edge gateway needs one. Large enough for long contexts
+            // with inline images.
+            max_request_size_mb: 100.0,
+            max_response_size_mb: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LitellmSettings {
+    pub drop_params: bool,
+    pub num_retries: Option<u64>,
+    /// Seconds; the default deadline of a call when a deployment sets none.
+    pub request_timeout: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RouterSettings {
+    pub routing_strategy: Option<String>,
+    pub num_retries: Option<u64>,
+    pub timeout: Option<f64>,
+}
+
+/// Settings LiteLLM has that Tollgate accepts and (for now) does not act on: no warning each.
+const QUIET_GENERAL: &[&str] = &[
+    "alerting",
+    "alerting_threshold",
+    "proxy_batch_write_at",
+    "database_connection_pool_limit",
+    "database_connection_timeout",
+    "store_model_in_db",
+    "disable_spend_logs",
+    "background_health_checks",
+    "health_check_interval",
+    "allow_requests_on_db_unavailable",
+    "disable_master_key_return",
+];
+
+pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> GeneralSettings {
+    let mut s = GeneralSettings::default();
+    let Some(map) = node.mapping(diag) else {
+        return s;
+    };
+    for_each_entry(map, node.path(), diag, |key, v, diag| match key {
+        "master_key" => s.master_key = v.string(env, diag),
+        "database_url" => s.database_url = v.string(env, diag),
+        "max_request_size_mb" => {
+            if let Some(mb) = v.number(env, diag) {
+                if mb > 0.0 {
+                    s.max_request_size_mb = mb;
+                } else {
+                    diag.error(v.path(), "must be greater than 0");
+                }
+            }
+        }
+        "max_response_size_mb" => s.max_response_size_mb = v.number(env, diag),
+        k if QUIET_GENERAL.contains(&k) => {}
+        _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
+    });
+    if s.master_key
+        .as_deref()
+        .is_some_and(|k| !k.starts_with("sk-"))
+    {
+        diag.warn(
+            &format!("{}.master_key", node.path()),
+            "LiteLLM requires master keys to start with \"sk-\"",
+        );
+    }
+    s
+}
+
+pub fn read_litellm(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> LitellmSettings {
+    let mut s = LitellmSettings::default();
+    let Some(map) = node.mapping(diag) else {
+        return s;
+    };
+    for_each_entry(map, node.path(), diag, |key, v, diag| match key {
+        "drop_params" => s.drop_params = v.boolean(env, diag).unwrap_or(false),
+        "num_retries" => s.num_retries = v.count(env, diag),
+        "request_timeout" => s.request_timeout = positive(v, env, diag),
+        // Callbacks name integrations (langfuse, prometheus, ...) Tollgate may not have; a
+        // LiteLLM config carrying them must still load.
+        "callbacks" | "success_callback" | "failure_callback" | "service_callback" => {
+            for name in v.strings(env, diag) {
+                diag.warn(
+                    v.path(),
+                    format!("callback {name:?} is not supported; ignored"),
+                );
+            }
+        }
+        "set_verbose" | "json_logs" | "telemetry" => {}
+        _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
+    });
+    s
+}
+
+pub fn read_router(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> RouterSettings {
+    let mut s = RouterSettings::default();
+    let Some(map) = node.mapping(diag) else {
+        return s;
+    };
+    for_each_entry(map, node.path(), diag, |key, v, diag| match key {
+        "routing_strategy" => {
+            s.routing_strategy = v.string(env, diag);
+            if let Some(name) = s.routing_strategy.as_deref() {
+                if !ROUTING_STRATEGIES.contains(&name) {
+                    diag.error(
+                        v.path(),
+                        format!("unknown routing strategy {name:?}; one of {ROUTING_STRATEGIES:?}"),
+                    );
+                }
+            }
+        }
+        "num_retries" => s.num_retries = v.count(env, diag),
+        "timeout" => s.timeout = positive(v, env, diag),
+        _ => diag.warn(v.path(), "not supported by Tollgate yet; ignored"),
+    });
+    s
+}
+
+pub const ROUTING_STRATEGIES: &[&str] = &[
+    "simple-shuffle",
+    "least-busy",
+    "latency-based-routing",
+    "usage-based-routing",
+    "usage-based-routing-v2",
+    "cost-based-routing",
+];
+
+/// A strictly positive number of seconds.
+pub fn positive(v: Node, env: &EnvSource, diag: &mut Diagnostics) -> Option<f64> {
+    let n = v.number(env, diag)?;
+    if n <= 0.0 {
+        diag.error(v.path(), format!("must be greater than 0, found {n}"));
+        return None;
+    }
+    Some(n)
+}

@@ -1,0 +1,10 @@
+pub mod api;
+pub mod auth;
+pub mod canonical;
+pub mod config;
+pub mod error;
+pub mod providers;
+pub mod proxy;
+pub mod router;
+pub mod state;
+pub mod upstream;

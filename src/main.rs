@@ -1,0 +1,104 @@
+//! `tollgate --config FILE [--port N] [--host ADDR]`, plus Pingora's `-c -d -u -t`.
+
+use clap::Parser;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tollgate::config;
+use tollgate::proxy::TollgateProxy;
+use tollgate::state::{Gateway, Snapshot};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "An LLM API gateway on Pingora, a drop-in for the LiteLLM proxy"
+)]
+struct Cli {
+    /// The LiteLLM-format config file (model_list, litellm_settings, router_settings, general_settings).
+    #[arg(long, env = "CONFIG_FILE_PATH")]
+    config: PathBuf,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 4000, env = "PORT")]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    host: String,
+    #[command(flatten)]
+    pingora: Opt,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+
+    let loaded = match config::load_file(&cli.config) {
+        Ok(l) => l,
+        Err(errors) => {
+            eprintln!("{}: invalid config:\n{errors}", cli.config.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &loaded.warnings {
+        log::warn!("config: {w}");
+    }
+    let server_conf = match load_server_conf(&cli.pingora) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("invalid server conf: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let snapshot = match Snapshot::compile(loaded.config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: invalid config: {e}", cli.config.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    if cli.pingora.test {
+        println!(
+            "{}: config OK ({} model aliases)",
+            cli.config.display(),
+            snapshot.models.aliases().len()
+        );
+        return ExitCode::SUCCESS;
+    }
+
+    let gateway = Gateway::new(snapshot);
+    let mut server = Server::new_with_opt_and_conf(cli.pingora, server_conf);
+    server.bootstrap();
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        TollgateProxy { gateway },
+        "tollgate",
+    );
+    let addr = listen_addr(&cli.host, cli.port);
+    proxy.add_tcp(&addr);
+    server.add_service(proxy);
+    log::info!("tollgate {} listening on {addr}", env!("CARGO_PKG_VERSION"));
+    server.run_forever()
+}
+
+/// Pingora's server conf from `-c`, or defaults with one worker thread per core (Pingora's own
+/// default is a single thread).
+fn load_server_conf(opt: &Opt) -> Result<ServerConf, String> {
+    match &opt.conf {
+        Some(path) => ServerConf::load_from_yaml(path).map_err(|e| format!("{path}: {e}")),
+        None => Ok(ServerConf {
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            ..ServerConf::default()
+        }),
+    }
+}
+
+fn listen_addr(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}

@@ -1,0 +1,51 @@
+//! Azure OpenAI: the OpenAI body on a deployment URL,
+//! `{api_base}/openai/deployments/{deployment}/chat/completions?api-version=...`, keyed by the
+//! `api-key` header (or an Entra ID token as `Authorization: Bearer`).
+
+use super::openai::{OpenAi, PassthroughStream};
+use super::{content_type_json, header, Call, Provider, ProviderRequest, StreamTranslator};
+use crate::error::GatewayError;
+use crate::router::Deployment;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+
+/// Used when a deployment names no `api_version` (the latest GA version at the time of writing).
+pub const DEFAULT_API_VERSION: &str = "2024-10-21";
+
+pub struct Azure;
+
+impl Provider for Azure {
+    fn static_headers(&self, d: &Deployment) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+        let mut h = vec![content_type_json()];
+        if let Some(key) = &d.api_key {
+            h.push(header("api-key", key)?);
+        } else if let Some(token) = d.extra_param("azure_ad_token") {
+            h.push(header("authorization", &format!("Bearer {token}"))?);
+        }
+        Ok(h)
+    }
+
+    fn build_request(&self, call: &Call<'_>) -> Result<ProviderRequest, GatewayError> {
+        let d = call.deployment;
+        let endpoint = d.endpoint()?;
+        let version = d.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION);
+        let suffix = format!(
+            "/openai/deployments/{}{}",
+            call.upstream_model,
+            call.op.path()
+        );
+        Ok(ProviderRequest {
+            path_and_query: endpoint.path_for(&suffix, Some(&format!("api-version={version}"))),
+            headers: d.headers.clone(),
+            body: call.body.with_model(call.upstream_model),
+        })
+    }
+
+    fn translate_response(&self, call: &Call<'_>, body: Bytes) -> Result<Bytes, GatewayError> {
+        OpenAi.translate_response(call, body)
+    }
+
+    fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
+        Box::new(PassthroughStream::new(call.alias))
+    }
+}

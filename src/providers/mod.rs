@@ -1,0 +1,113 @@
+//! Provider wire formats. Each file turns the canonical (OpenAI) request into one provider's
+//! request and its answers back: pure functions of bytes and JSON, no network.
+
+mod azure;
+pub mod mock_response;
+mod openai;
+pub mod registry;
+mod text_completion;
+mod upstream_error;
+
+use crate::canonical::request::Operation;
+use crate::canonical::RequestBody;
+use crate::error::GatewayError;
+use crate::router::Deployment;
+use bytes::{Bytes, BytesMut};
+use http::{HeaderName, HeaderValue};
+pub use registry::{ProviderSpec, Wire};
+pub use upstream_error::upstream_error;
+
+/// Everything a provider needs to build one attempt.
+pub struct Call<'a> {
+    pub op: Operation,
+    pub body: &'a RequestBody,
+    pub deployment: &'a Deployment,
+    /// The provider's model name for this call (wildcards already filled in).
+    pub upstream_model: &'a str,
+    /// What the client asked for; answers carry it as their `model`.
+    pub alias: &'a str,
+    /// The model group, for error messages.
+    pub group: &'a str,
+}
+
+/// The provider-specific part of an upstream request; the client adds host and length.
+pub struct ProviderRequest {
+    pub path_and_query: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+}
+
+pub trait Provider: Send + Sync {
+    /// Headers sent on every call to a deployment (auth, versions), built once at config load.
+    fn static_headers(
+        &self,
+        deployment: &Deployment,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, String>;
+
+    fn build_request(&self, call: &Call<'_>) -> Result<ProviderRequest, GatewayError>;
+
+    /// A complete (non-stream) success body, into OpenAI's response JSON.
+    fn translate_response(&self, call: &Call<'_>, body: Bytes) -> Result<Bytes, GatewayError>;
+
+    /// A streamed success body, into OpenAI's `chat.completion.chunk` SSE events.
+    fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator>;
+
+    /// An error answer, into the gateway's error (status kept, message naming the group).
+    fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {
+        upstream_error(call.deployment.provider.display, call.group, status, body)
+    }
+}
+
+/// Turns upstream stream bytes into the client's SSE bytes, one read at a time.
+pub trait StreamTranslator: Send {
+    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut);
+    /// The upstream stream ended; emit what is still owed (e.g. `data: [DONE]`).
+    fn finish(&mut self, out: &mut BytesMut);
+}
+
+pub fn for_wire(wire: Wire) -> &'static dyn Provider {
+    match wire {
+        Wire::OpenAi => &openai::OpenAi,
+        Wire::Azure => &azure::Azure,
+        Wire::TextCompletion => &text_completion::TextCompletion,
+        Wire::NotYetSupported => &NotYetSupported,
+    }
+}
+
+/// Recognised providers whose translation has not landed: configs load, calls get a clear 501.
+struct NotYetSupported;
+
+impl Provider for NotYetSupported {
+    fn static_headers(&self, _: &Deployment) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+        Ok(Vec::new())
+    }
+    fn build_request(&self, call: &Call<'_>) -> Result<ProviderRequest, GatewayError> {
+        Err(GatewayError::new(
+            501,
+            "not_implemented_error",
+            format!(
+                "provider {:?} is not supported by this Tollgate version yet (model group {})",
+                call.deployment.provider.name, call.group
+            ),
+        ))
+    }
+    fn translate_response(&self, _: &Call<'_>, body: Bytes) -> Result<Bytes, GatewayError> {
+        Ok(body)
+    }
+    fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
+        openai::OpenAi.stream_translator(call)
+    }
+}
+
+pub(crate) fn header(name: &'static str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let v = HeaderValue::from_str(value)
+        .map_err(|_| format!("invalid characters in the value for header {name}"))?;
+    Ok((HeaderName::from_static(name), v))
+}
+
+pub(crate) fn content_type_json() -> (HeaderName, HeaderValue) {
+    (
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    )
+}

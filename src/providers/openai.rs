@@ -1,0 +1,140 @@
+//! OpenAI's wire format, spoken by most providers: the request passes through with only `model`
+//! rewritten; answers pass back with `model` set to the client's alias.
+
+use super::{content_type_json, header, Call, Provider, ProviderRequest, StreamTranslator};
+use crate::canonical::json_scan;
+use crate::canonical::sse::{event_data, EventSplitter};
+use crate::error::GatewayError;
+use crate::router::Deployment;
+use bytes::{Bytes, BytesMut};
+use http::{HeaderName, HeaderValue};
+
+pub struct OpenAi;
+
+impl Provider for OpenAi {
+    fn static_headers(&self, d: &Deployment) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+        let mut h = vec![content_type_json()];
+        if let Some(key) = &d.api_key {
+            h.push(header("authorization", &format!("Bearer {key}"))?);
+        }
+        if let Some(org) = &d.organization {
+            h.push(header("openai-organization", org)?);
+        }
+        Ok(h)
+    }
+
+    fn build_request(&self, call: &Call<'_>) -> Result<ProviderRequest, GatewayError> {
+        let endpoint = call.deployment.endpoint()?;
+        Ok(ProviderRequest {
+            path_and_query: endpoint.path_for(call.op.path(), None),
+            headers: call.deployment.headers.clone(),
+            body: call.body.with_model(call.upstream_model),
+        })
+    }
+
+    fn translate_response(&self, call: &Call<'_>, body: Bytes) -> Result<Bytes, GatewayError> {
+        Ok(json_scan::replace_model(&body, &json_scan::quote(call.alias)).unwrap_or(body))
+    }
+
+    fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
+        Box::new(PassthroughStream::new(call.alias))
+    }
+}
+
+/// Passes OpenAI SSE through event by event, setting each chunk's `model` to the alias and
+/// making sure the stream ends with `data: [DONE]`.
+pub struct PassthroughStream {
+    splitter: EventSplitter,
+    alias_json: Vec<u8>,
+    done: bool,
+}
+
+impl PassthroughStream {
+    pub fn new(alias: &str) -> Self {
+        PassthroughStream {
+            splitter: EventSplitter::default(),
+            alias_json: json_scan::quote(alias),
+            done: false,
+        }
+    }
+
+    fn emit(&mut self, event: &[u8], out: &mut BytesMut) {
+        let Some(data) = event_data(event) else {
+            // Comments (`: keep-alive`) and bare `event:` lines carry nothing for OpenAI clients
+            // but keep the connection warm; pass them on.
+            out.extend_from_slice(event);
+            out.extend_from_slice(b"\n\n");
+            return;
+        };
+        if data.trim_ascii() == b"[DONE]" {
+            self.done = true;
+            out.extend_from_slice(b"data: [DONE]\n\n");
+            return;
+        }
+        out.extend_from_slice(b"data: ");
+        match json_scan::find_top_level_value(&data, "model") {
+            Some(span) => {
+                out.extend_from_slice(&data[..span.start]);
+                out.extend_from_slice(&self.alias_json);
+                out.extend_from_slice(&data[span.end..]);
+            }
+            None => out.extend_from_slice(&data),
+        }
+        out.extend_from_slice(b"\n\n");
+    }
+}
+
+impl StreamTranslator for PassthroughStream {
+    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
+        self.splitter.push(chunk);
+        while let Some(event) = self.splitter.next_event() {
+            self.emit(&event, out);
+        }
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) {
+        if let Some(rest) = self.splitter.take_rest() {
+            self.emit(&rest, out);
+        }
+        if !self.done {
+            self.done = true;
+            out.extend_from_slice(b"data: [DONE]\n\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(chunks: &[&[u8]]) -> String {
+        let mut t = PassthroughStream::new("my-alias");
+        let mut out = BytesMut::new();
+        for c in chunks {
+            t.feed(c, &mut out);
+        }
+        t.finish(&mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn rewrites_model_per_event_and_keeps_done() {
+        let out = run(&[
+            b"data: {\"id\":\"1\",\"model\":\"gpt-4o-2024\",\"choices\":[]}\n\ndata: {\"id\":\"1\",\"mo",
+            b"del\":\"gpt-4o-2024\",\"choices\":[]}\n\ndata: [DONE]\n\n",
+        ]);
+        assert_eq!(
+            out,
+            "data: {\"id\":\"1\",\"model\":\"my-alias\",\"choices\":[]}\n\n\
+             data: {\"id\":\"1\",\"model\":\"my-alias\",\"choices\":[]}\n\n\
+             data: [DONE]\n\n"
+        );
+    }
+
+    #[test]
+    fn adds_done_when_upstream_omits_it() {
+        let out = run(&[b"data: {\"model\":\"x\"}\n\n"]);
+        assert!(out.ends_with("data: [DONE]\n\n"));
+        assert_eq!(out.matches("[DONE]").count(), 1);
+    }
+}

@@ -1,0 +1,49 @@
+//! Reading the client's request body, bounded by `max_request_size_mb`.
+
+use crate::error::GatewayError;
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+
+pub async fn read_bounded(session: &mut Session, limit: usize) -> Result<Bytes, GatewayError> {
+    let declared = session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        // Refuse before reading a byte; the unread body makes the connection unusable.
+        session.set_keepalive(None);
+        return Err(GatewayError::too_large(limit));
+    }
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        session
+            .as_downstream_mut()
+            .write_continue_response()
+            .await
+            .map_err(|e| GatewayError::bad_request(format!("cannot read the request body: {e}")))?;
+    }
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    loop {
+        let chunk = session
+            .read_request_body()
+            .await
+            .map_err(|e| GatewayError::bad_request(format!("cannot read the request body: {e}")))?;
+        let Some(chunk) = chunk else { break };
+        if buf.len() + chunk.len() > limit {
+            session.set_keepalive(None);
+            return Err(GatewayError::too_large(limit));
+        }
+        if buf.is_empty() && declared == Some(chunk.len()) {
+            // The whole body arrived in one read: no copy.
+            return Ok(chunk);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}

@@ -1,0 +1,38 @@
+//! What the gateway knows about one request as it moves through the hooks.
+
+use crate::router::Deployment;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct RequestCtx {
+    pub call_id: String,
+    pub started: Instant,
+    pub group: Option<Arc<str>>,
+    pub deployment: Option<Arc<Deployment>>,
+    /// Time spent waiting on the provider, for `x-litellm-overhead-duration-ms`.
+    pub upstream_time: Duration,
+    /// The status sent to the client, once sent.
+    pub status: u16,
+    /// A response head has gone to the client: errors from here on are stream events.
+    pub head_sent: bool,
+}
+
+impl RequestCtx {
+    pub fn new() -> Self {
+        RequestCtx {
+            call_id: uuid::Uuid::new_v4().to_string(),
+            started: Instant::now(),
+            group: None,
+            deployment: None,
+            upstream_time: Duration::ZERO,
+            status: 0,
+            head_sent: false,
+        }
+    }
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,116 @@
+//! Writing answers to the client: heads with LiteLLM's `x-litellm-*` headers, and the
+//! provider's own headers passed on (`x-ratelimit-*` as they are, all as `llm_provider-*`).
+
+use super::ctx::RequestCtx;
+use crate::error::GatewayError;
+use bytes::Bytes;
+use http::header;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use pingora::Result;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A response head with the gateway's headers; `upstream` adds the provider's.
+pub fn head(
+    status: u16,
+    content_type: &'static str,
+    ctx: &RequestCtx,
+    upstream: Option<&ResponseHeader>,
+) -> Result<ResponseHeader> {
+    let mut h = ResponseHeader::build_no_case(status, Some(16))?;
+    h.insert_header(header::CONTENT_TYPE, content_type)?;
+    h.insert_header("x-litellm-call-id", ctx.call_id.as_str())?;
+    h.insert_header("x-litellm-version", VERSION)?;
+    if let Some(group) = &ctx.group {
+        h.insert_header("x-litellm-model-group", &**group)?;
+    }
+    if let Some(d) = &ctx.deployment {
+        h.insert_header("x-litellm-model-id", d.id.as_str())?;
+        if !d.api_base.is_empty() {
+            h.insert_header("x-litellm-model-api-base", d.api_base.as_str())?;
+        }
+    }
+    let total = ctx.started.elapsed();
+    let overhead = total.saturating_sub(ctx.upstream_time);
+    h.insert_header(
+        "x-litellm-response-duration-ms",
+        format_ms(total.as_secs_f64()),
+    )?;
+    h.insert_header(
+        "x-litellm-overhead-duration-ms",
+        format_ms(overhead.as_secs_f64()),
+    )?;
+    if let Some(up) = upstream {
+        copy_provider_headers(&mut h, up)?;
+    }
+    Ok(h)
+}
+
+fn format_ms(secs: f64) -> String {
+    format!("{:.3}", secs * 1000.0)
+}
+
+fn copy_provider_headers(h: &mut ResponseHeader, up: &ResponseHeader) -> Result<()> {
+    for (name, value) in up.headers.iter() {
+        let n = name.as_str();
+        if n.starts_with("x-ratelimit-") {
+            h.append_header(name.clone(), value.clone())?;
+        }
+        let mut prefixed = String::with_capacity(13 + n.len());
+        prefixed.push_str("llm_provider-");
+        prefixed.push_str(n);
+        h.append_header(prefixed, value.clone())?;
+    }
+    Ok(())
+}
+
+/// A complete JSON answer.
+pub async fn json(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    status: u16,
+    body: Bytes,
+    upstream: Option<&ResponseHeader>,
+) -> Result<()> {
+    let mut h = head(status, "application/json", ctx, upstream)?;
+    h.insert_header(header::CONTENT_LENGTH, body.len())?;
+    ctx.status = status;
+    ctx.head_sent = true;
+    session.write_response_header(Box::new(h), false).await?;
+    session.write_response_body(Some(body), true).await
+}
+
+/// An error: OpenAI's error JSON, or a final SSE error event if a stream already started.
+pub async fn error(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    err: &GatewayError,
+    upstream: Option<&ResponseHeader>,
+) -> Result<()> {
+    if ctx.head_sent {
+        session
+            .write_response_body(Some(err.to_sse_event()), false)
+            .await?;
+        return session
+            .write_response_body(Some(Bytes::from_static(b"data: [DONE]\n\n")), true)
+            .await;
+    }
+    json(session, ctx, err.status, err.to_json(), upstream).await
+}
+
+/// The head of an SSE stream; its body follows chunk by chunk.
+pub async fn stream_head(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    upstream: Option<&ResponseHeader>,
+) -> Result<()> {
+    let mut h = head(200, "text/event-stream", ctx, upstream)?;
+    h.insert_header(header::CACHE_CONTROL, "no-cache")?;
+    if !session.as_downstream().is_http2() {
+        h.insert_header(header::TRANSFER_ENCODING, "chunked")?;
+    }
+    ctx.status = 200;
+    ctx.head_sent = true;
+    session.write_response_header(Box::new(h), false).await
+}

@@ -1,0 +1,77 @@
+//! Which endpoint a request is for.
+
+use crate::canonical::request::Operation;
+use http::Method;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Llm(Operation),
+    Models,
+    Liveliness,
+    Readiness,
+    NotFound,
+    MethodNotAllowed,
+}
+
+pub fn classify(method: &Method, path: &str) -> Route {
+    // Clients differ on the `/v1` prefix and trailing slashes; LiteLLM serves both forms.
+    let path = path
+        .strip_prefix("/v1")
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(path);
+    let path = path.trim_end_matches('/');
+    let (route, allowed) = match path {
+        "/chat/completions" | "/engines/chat/completions" => {
+            (Route::Llm(Operation::Chat), Method::POST)
+        }
+        "/completions" => (Route::Llm(Operation::Completion), Method::POST),
+        "/embeddings" => (Route::Llm(Operation::Embedding), Method::POST),
+        "/models" => (Route::Models, Method::GET),
+        "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::GET),
+        "/health/readiness" => (Route::Readiness, Method::GET),
+        _ => return Route::NotFound,
+    };
+    if *method == allowed || (*method == Method::HEAD && allowed == Method::GET) {
+        route
+    } else {
+        Route::MethodNotAllowed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_and_without_v1() {
+        for p in [
+            "/v1/chat/completions",
+            "/chat/completions",
+            "/v1/chat/completions/",
+        ] {
+            assert_eq!(
+                classify(&Method::POST, p),
+                Route::Llm(Operation::Chat),
+                "{p}"
+            );
+        }
+        assert_eq!(classify(&Method::GET, "/v1/models"), Route::Models);
+        assert_eq!(classify(&Method::GET, "/models"), Route::Models);
+        assert_eq!(
+            classify(&Method::POST, "/v1/embeddings"),
+            Route::Llm(Operation::Embedding)
+        );
+        assert_eq!(
+            classify(&Method::GET, "/health/liveness"),
+            Route::Liveliness
+        );
+        assert_eq!(
+            classify(&Method::GET, "/v1chat/completions"),
+            Route::NotFound
+        );
+        assert_eq!(
+            classify(&Method::GET, "/v1/chat/completions"),
+            Route::MethodNotAllowed
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! One HTTP exchange with a provider: connect (or reuse a pooled connection), send the request,
+//! read the head, then hand the body out chunk by chunk so streams pass through as they arrive.
+
+use super::{Endpoint, Resolver};
+use bytes::{Bytes, BytesMut};
+use http::{HeaderName, HeaderValue};
+use pingora::connectors::http::Connector;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::protocols::http::client::HttpSession;
+use pingora::upstreams::peer::HttpPeer;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an idle pooled connection to a provider is kept.
+const POOL_IDLE: Duration = Duration::from_secs(90);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct UpstreamClient {
+    connector: Connector,
+    resolver: Arc<Resolver>,
+}
+
+pub struct UpstreamRequest<'a> {
+    pub endpoint: &'a Endpoint,
+    pub path_and_query: &'a str,
+    pub headers: &'a [(HeaderName, HeaderValue)],
+    pub body: Bytes,
+}
+
+/// Why an exchange failed before a response head arrived.
+#[derive(Debug)]
+pub enum UpstreamFailure {
+    /// The provider could not be reached (DNS, connect, TLS, reset before the head).
+    Unreachable(String),
+    /// The deadline passed.
+    Timeout,
+}
+
+pub struct UpstreamResponse {
+    session: HttpSession,
+    peer: HttpPeer,
+    pub header: ResponseHeader,
+}
+
+impl Default for UpstreamClient {
+    fn default() -> Self {
+        UpstreamClient {
+            connector: Connector::new(None),
+            resolver: Arc::new(Resolver::default()),
+        }
+    }
+}
+
+impl UpstreamClient {
+    pub async fn send(
+        &self,
+        req: UpstreamRequest<'_>,
+        read_timeout: Option<Duration>,
+    ) -> Result<UpstreamResponse, UpstreamFailure> {
+        let ep = req.endpoint;
+        let addr = self
+            .resolver
+            .resolve(&ep.host, ep.port)
+            .await
+            .map_err(UpstreamFailure::Unreachable)?;
+        let mut peer = HttpPeer::new(addr, ep.tls, ep.host.clone());
+        peer.options.connection_timeout = Some(CONNECT_TIMEOUT);
+        peer.options.idle_timeout = Some(POOL_IDLE);
+        peer.options.read_timeout = read_timeout;
+
+        // A pooled connection may have been closed by the provider while idle; that shows up as
+        // an error before any response byte, and one retry on a fresh connection is safe.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (mut session, reused) = self
+                .connector
+                .get_http_session(&peer)
+                .await
+                .map_err(|e| classify(&e))?;
+            let head = build_head(&req).map_err(|e| UpstreamFailure::Unreachable(e.to_string()))?;
+            match exchange(&mut session, head, req.body.clone()).await {
+                Ok(header) => {
+                    return Ok(UpstreamResponse {
+                        session,
+                        peer,
+                        header,
+                    })
+                }
+                Err(e) if reused && attempts == 1 && !is_timeout(&e) => continue,
+                Err(e) => return Err(classify(&e)),
+            }
+        }
+    }
+
+    /// Returns a fully read connection to the pool for the next request to that provider.
+    pub async fn release(&self, resp: UpstreamResponse) {
+        let UpstreamResponse { session, peer, .. } = resp;
+        self.connector
+            .release_http_session(session, &peer, Some(POOL_IDLE))
+            .await;
+    }
+}
+
+impl UpstreamResponse {
+    pub fn status(&self) -> u16 {
+        self.header.status.as_u16()
+    }
+
+    /// The next piece of the body as it arrived, `None` at its end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, UpstreamFailure> {
+        self.session
+            .read_response_body()
+            .await
+            .map_err(|e| classify(&e))
+    }
+
+    /// The whole body, refusing more than `limit` bytes.
+    pub async fn read_to_end(&mut self, limit: usize) -> Result<Bytes, UpstreamFailure> {
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = self.next_chunk().await? {
+            if buf.len() + chunk.len() > limit {
+                return Err(UpstreamFailure::Unreachable(format!(
+                    "response body larger than {limit} bytes"
+                )));
+            }
+            if buf.is_empty() && self.session.response_done() {
+                // A body that arrives in one piece needs no copy.
+                return Ok(chunk);
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+}
+
+fn build_head(req: &UpstreamRequest<'_>) -> pingora::Result<RequestHeader> {
+    let mut head = RequestHeader::build_no_case("POST", req.path_and_query.as_bytes(), Some(8))?;
+    head.insert_header(http::header::HOST, req.endpoint.authority.as_str())?;
+    head.insert_header(http::header::CONTENT_LENGTH, req.body.len())?;
+    for (name, value) in req.headers {
+        head.insert_header(name.clone(), value.clone())?;
+    }
+    Ok(head)
+}
+
+async fn exchange(
+    session: &mut HttpSession,
+    head: RequestHeader,
+    body: Bytes,
+) -> pingora::Result<ResponseHeader> {
+    session.write_request_header(Box::new(head)).await?;
+    session.write_request_body(body, true).await?;
+    session.finish_request_body().await?;
+    session.read_response_header().await?;
+    match session.response_header() {
+        Some(h) => Ok(h.clone()),
+        None => pingora::Error::e_explain(
+            pingora::ErrorType::InvalidHTTPHeader,
+            "no response header from upstream",
+        ),
+    }
+}
+
+fn is_timeout(e: &pingora::Error) -> bool {
+    matches!(
+        e.etype(),
+        pingora::ErrorType::ReadTimedout
+            | pingora::ErrorType::WriteTimedout
+            | pingora::ErrorType::ConnectTimedout
+    )
+}
+
+fn classify(e: &pingora::Error) -> UpstreamFailure {
+    if is_timeout(e) {
+        UpstreamFailure::Timeout
+    } else {
+        UpstreamFailure::Unreachable(e.to_string())
+    }
+}
