@@ -1,6 +1,7 @@
 //! Provider wire formats. Each file turns the canonical (OpenAI) request into one provider's
 //! request and its answers back: pure functions of bytes and JSON, no network.
 
+pub mod anthropic;
 mod azure;
 pub mod mock_response;
 mod openai;
