@@ -8,40 +8,34 @@
 //! record ring's lock held only for a push or a snapshot.
 
 mod logic;
+mod record;
+mod stream;
 
-use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::io::Write;
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clap::Parser;
 use http::{header, request, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde::Serialize;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
 
 use logic::Behaviour;
+use record::Recorder;
+use stream::{sse, EventBody};
 
 /// Request bodies above this are refused with 413 (tests send up to ~5 MB).
 const MAX_BODY: usize = 64 << 20;
-/// Recorded bodies above this are kept as `null` (the hash is still kept).
-const MAX_RECORDED_BODY: usize = 64 << 10;
-/// The record ring keeps this many most recent requests.
-const MAX_RECORDS: usize = 10_000;
 const DEFAULT_MODEL: &str = "mock-model";
 
 const MODELS_JSON: &[u8] =
@@ -50,7 +44,6 @@ const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
 const APPLICATION_JSON: &str = "application/json";
 const EVENT_STREAM: &str = "text/event-stream";
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type MockBody = Either<Full<Bytes>, EventBody>;
 
 #[derive(Parser, Debug)]
@@ -77,9 +70,7 @@ struct State {
     record: bool,
     /// Provider requests since start; also numbers the response ids.
     requests: AtomicU64,
-    /// Each record is serialized once when received, so a snapshot is only
-    /// a clone of refcounted buffers under the lock.
-    records: Mutex<VecDeque<Bytes>>,
+    recorder: Recorder,
 }
 
 fn main() -> ExitCode {
@@ -111,7 +102,7 @@ async fn run(cli: Cli) -> std::io::Result<()> {
     let state = Arc::new(State {
         record: !cli.no_record,
         requests: AtomicU64::new(0),
-        records: Mutex::new(VecDeque::new()),
+        recorder: Recorder::default(),
     });
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -146,8 +137,9 @@ fn serve(stream: TcpStream, state: Arc<State>) {
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<MockBody> {
-    if let Some(control) = req.uri().path().strip_prefix("/__mock/") {
-        return control_route(&state, req.method(), control);
+    // Control routes are neither counted nor recorded: tests poll them.
+    if req.uri().path().starts_with("/__mock/") {
+        return control_route(&state, req.method(), req.uri().path());
     }
     let n = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let (parts, body) = req.into_parts();
@@ -163,92 +155,28 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<MockBody>
     let parsed = (!body.is_empty()).then(|| serde_json::from_slice::<Value>(&body));
     if state.record {
         let json = parsed.as_ref().and_then(|p| p.as_ref().ok());
-        state.push_record(record_bytes(&parts, &body, json));
+        state.recorder.push(&parts, &body, json);
     }
     provider_route(n, &parts, parsed).await
 }
 
-fn control_route(state: &State, method: &Method, route: &str) -> Response<MockBody> {
+fn control_route(state: &State, method: &Method, path: &str) -> Response<MockBody> {
     let json = |value: Value| plain(200, APPLICATION_JSON, Bytes::from(value.to_string()));
-    match (method, route) {
-        (&Method::GET, "health") => plain(200, "text/plain", Bytes::from_static(b"ok")),
-        (&Method::GET, "stats") => {
+    match (method, path) {
+        (&Method::GET, "/__mock/health") => plain(200, "text/plain", Bytes::from_static(b"ok")),
+        (&Method::GET, "/__mock/stats") => {
             json(json!({"requests": state.requests.load(Ordering::Relaxed)}))
         }
-        (&Method::GET, "requests") => {
-            let snapshot: Vec<Bytes> = state.lock_records().iter().cloned().collect();
-            let mut out =
-                Vec::with_capacity(2 + snapshot.iter().map(|r| r.len() + 1).sum::<usize>());
-            out.push(b'[');
-            for (i, record) in snapshot.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(record);
-            }
-            out.push(b']');
-            plain(200, APPLICATION_JSON, Bytes::from(out))
+        (&Method::GET, "/__mock/requests") => {
+            plain(200, APPLICATION_JSON, state.recorder.to_json())
         }
-        (&Method::DELETE, "requests") => {
-            let cleared = std::mem::take(&mut *state.lock_records()).len();
-            json(json!({"cleared": cleared}))
-        }
+        (&Method::DELETE, "/__mock/requests") => json(json!({"cleared": state.recorder.clear()})),
         _ => plain(
             404,
             APPLICATION_JSON,
-            Bytes::from(not_found(method, route).to_string()),
+            Bytes::from(not_found(method, path).to_string()),
         ),
     }
-}
-
-impl State {
-    fn lock_records(&self) -> std::sync::MutexGuard<'_, VecDeque<Bytes>> {
-        // A panic elsewhere must not take the recorder down with it.
-        self.records.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn push_record(&self, record: Bytes) {
-        let mut records = self.lock_records();
-        if records.len() >= MAX_RECORDS {
-            records.pop_front();
-        }
-        records.push_back(record);
-    }
-}
-
-#[derive(Serialize)]
-struct Record<'a> {
-    method: &'a str,
-    path: &'a str,
-    query: Option<&'a str>,
-    headers: BTreeMap<&'a str, String>,
-    body_len: usize,
-    body: Option<&'a Value>,
-    body_sha256: String,
-}
-
-fn record_bytes(parts: &request::Parts, body: &[u8], json: Option<&Value>) -> Bytes {
-    let mut headers: BTreeMap<&str, String> = BTreeMap::new();
-    for (name, value) in &parts.headers {
-        let value = String::from_utf8_lossy(value.as_bytes());
-        headers
-            .entry(name.as_str())
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(&value);
-            })
-            .or_insert_with(|| value.into_owned());
-    }
-    let record = Record {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        headers,
-        body_len: body.len(),
-        body: json.filter(|_| body.len() < MAX_RECORDED_BODY),
-        body_sha256: logic::hex(&Sha256::digest(body)),
-    };
-    Bytes::from(serde_json::to_vec(&record).unwrap_or_default())
 }
 
 #[derive(Clone, Copy)]
@@ -499,16 +427,6 @@ impl Answer<'_> {
     }
 }
 
-/// One server-sent event: `data: <json>\n\n`.
-fn sse(value: &Value) -> Bytes {
-    let mut buf = Vec::with_capacity(256);
-    buf.extend_from_slice(b"data: ");
-    // Writing a Value into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut buf, value);
-    buf.extend_from_slice(b"\n\n");
-    Bytes::from(buf)
-}
-
 fn invalid_request(message: &str) -> Value {
     json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}})
 }
@@ -584,61 +502,6 @@ fn plain(status: u16, content_type: &'static str, body: Bytes) -> Response<MockB
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
-}
-
-/// A stream body that yields each event as its own frame. Without delays or
-/// a break the events are served straight from memory; otherwise a task
-/// feeds them through a channel so the delays are real on the wire.
-enum EventBody {
-    Ready(VecDeque<Bytes>),
-    Channel(mpsc::Receiver<Result<Bytes, BoxError>>),
-}
-
-impl EventBody {
-    fn new(events: Vec<Bytes>, chunk_delay_ms: u64, break_at: Option<usize>) -> Self {
-        if chunk_delay_ms == 0 && break_at.is_none() {
-            return EventBody::Ready(events.into());
-        }
-        let (tx, rx) = mpsc::channel(8);
-        tokio::spawn(async move {
-            for (i, event) in events.into_iter().enumerate() {
-                if i > 0 && chunk_delay_ms > 0 {
-                    tokio::time::sleep(Duration::from_millis(chunk_delay_ms)).await;
-                }
-                if break_at == Some(i) {
-                    // A body error makes hyper drop the connection without
-                    // the final chunk: the client sees a truncated stream.
-                    let _ = tx.send(Err("mock: break_after_chunks".into())).await;
-                    return;
-                }
-                if tx.send(Ok(event)).await.is_err() {
-                    return; // the client went away
-                }
-            }
-        });
-        EventBody::Channel(rx)
-    }
-}
-
-impl Body for EventBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.get_mut() {
-            EventBody::Ready(events) => Poll::Ready(events.pop_front().map(|e| Ok(Frame::data(e)))),
-            EventBody::Channel(rx) => rx
-                .poll_recv(cx)
-                .map(|next| next.map(|r| r.map(Frame::data))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self, EventBody::Ready(events) if events.is_empty())
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# Load test: Tollgate vs. a plain nginx proxy_pass hop vs. the mock provider
+# called directly, all on loopback, every run of fixed duration.
+#
+#   loadtest/run.sh                 # DURATION=10 s per wrk run (~2.5 min in all)
+#   DURATION=5 loadtest/run.sh      # shorter runs
+#
+# Environment:
+#   DURATION     seconds of each measured wrk run (default 10)
+#   WARMUP       seconds of the unrecorded warm-up run per target (default 2)
+#   CURL_N       sequential curl requests for stream TTFB/total (default 50)
+#   PACED_N      sequential curl requests of the paced stream (default 20)
+#   SKIP_BUILD=1 use the binaries already in target/release
+#   NO_RESULTS=1 print the table but do not append it to loadtest/RESULTS.md
+#
+# Pinning (2 cores): Tollgate and nginx on core 0 (the proxy under test has a
+# core to itself), the mock and wrk/curl on core 1. See loadtest/README.md.
+#
+# Traffic goes only to 127.0.0.1. Everything started here is stopped on exit.
+
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CURL_N=${CURL_N:-50}
+PACED_N=${PACED_N:-20}
+PACED_DELAY_MS=5
+STREAM_CHUNKS=20
+CONNS=64
+STREAM_CONNS=8
+MASTER_KEY=sk-load
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET_DIR/release
+COMMAND="DURATION=$DURATION WARMUP=$WARMUP CURL_N=$CURL_N PACED_N=$PACED_N loadtest/run.sh"
+
+log() { printf '[loadtest] %s\n' "$*" >&2; }
+die() { printf '[loadtest] FAILED: %s\n' "$*" >&2; exit 1; }
+
+for v in DURATION WARMUP CURL_N PACED_N; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+done
+((DURATION >= 1)) || die "DURATION must be at least 1"
+((CURL_N >= 1 && PACED_N >= 1)) || die "CURL_N and PACED_N must be at least 1"
+
+# ---------------------------------------------------------------- processes --
+
+TMP=$(mktemp -d /tmp/tollgate-loadtest.XXXXXX)
+PIDS=()   # everything started in the background, stopped by cleanup
+
+stop_pid() { # pid signal
+  local pid=$1 sig=$2 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for i in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local entry
+  for entry in "${PIDS[@]}"; do
+    stop_pid "${entry%%:*}" "${entry##*:}"
+  done
+  wait 2>/dev/null || true
+  if ((rc != 0)) && [[ -d $TMP ]]; then
+    local f
+    for f in "$TMP"/*.log; do
+      [[ -s $f ]] || continue
+      log "--- last lines of $(basename "$f") ---"
+      tail -n 15 "$f" >&2 || true
+    done
+  fi
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------- tools --
+
+need_install=()
+command -v wrk >/dev/null || need_install+=(wrk)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_install+=(nginx)
+command -v taskset >/dev/null || need_install+=(util-linux)
+command -v curl >/dev/null || need_install+=(curl)
+command -v pgrep >/dev/null || need_install+=(procps)
+if ((${#need_install[@]})); then
+  ((EUID == 0)) || die "missing tools (${need_install[*]}); install them: apt-get install -y wrk nginx-light util-linux curl procps"
+  log "installing ${need_install[*]}"
+  apt-get update -qq
+  pkgs=("${need_install[@]/#nginx/nginx-light}")
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_install[@]}"
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+if (($(nproc) >= 2)); then
+  PROXY_CORE=0 LOAD_CORE=1
+else
+  log "WARNING: one core only: everything shares core 0, numbers are not comparable"
+  PROXY_CORE=0 LOAD_CORE=0
+fi
+on_proxy_core() { taskset -c "$PROXY_CORE" "$@"; }
+on_load_core() { taskset -c "$LOAD_CORE" "$@"; }
+
+# ------------------------------------------------------------------- build --
+
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+  log "cargo build --release --bins"
+  (cd "$ROOT" && cargo build --release --bins) || die "release build failed"
+fi
+[[ -x $BIN/tollgate ]] || die "$BIN/tollgate not built"
+[[ -x $BIN/tollgate-mock ]] || die "$BIN/tollgate-mock not built"
+
+# ------------------------------------------------------------ request bodies --
+
+# ~1 KB chat request; the same bytes go to every target.
+filler="You are a careful assistant. Answer briefly and cite the source of every claim."
+user_text="Summarise the following notes in three bullet points."
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  user_text+=" The quarterly report shows steady growth in every region."
+done
+chat_body() { # extra top-level fields (JSON fragment, may be empty)
+  printf '{"model":"bench","messages":[{"role":"system","content":"%s"},{"role":"user","content":"%s"}],"temperature":0.2,"max_tokens":256,"user":"loadtest"%s}' \
+    "$filler" "$user_text" "$1"
+}
+chat_body "" >"$TMP/chat.json"
+chat_body ",\"stream\":true,\"mock\":{\"chunks\":$STREAM_CHUNKS}" >"$TMP/stream.json"
+chat_body ",\"stream\":true,\"mock\":{\"chunks\":$STREAM_CHUNKS,\"chunk_delay_ms\":$PACED_DELAY_MS}" >"$TMP/paced.json"
+BODY_BYTES=$(wc -c <"$TMP/chat.json")
+
+# --------------------------------------------------------------- servers --
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() { # first free loopback port from $1 up
+  local p=$1
+  while ! port_free "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+
+wait_http() { # url name pid: until 200, 15 s at most
+  local url=$1 name=$2 pid=$3 i
+  for i in $(seq 150); do
+    kill -0 "$pid" 2>/dev/null || die "$name exited during start-up"
+    if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true) == 200 ]]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "$name did not answer 200 on $url within 15 s"
+}
+
+render() { # template -> output, replacing @TMP@ @MOCK_PORT@ @NGINX_PORT@ @USER_LINE@ @EXTRA_TEMP_PATHS@
+  sed -e "s|@TMP@|$TMP|g" -e "s|@MOCK_PORT@|$MOCK_PORT|g" -e "s|@NGINX_PORT@|$NGINX_PORT|g" \
+    -e "s|@USER_LINE@|$USER_LINE|g" -e "s|@EXTRA_TEMP_PATHS@|$EXTRA_TEMP_PATHS|g" "$1" >"$2"
+}
+
+# The mock: core 1, one thread, no recording; it picks its own port.
+on_load_core "$BIN/tollgate-mock" --host 127.0.0.1 --port 0 --threads 1 --no-record \
+  >"$TMP/mock.log" 2>&1 &
+MOCK_PID=$!
+PIDS+=("$MOCK_PID:TERM")
+for _ in $(seq 100); do
+  grep -q '^listening on ' "$TMP/mock.log" 2>/dev/null && break
+  kill -0 "$MOCK_PID" 2>/dev/null || die "the mock exited during start-up"
+  sleep 0.1
+done
+MOCK_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/mock.log" | head -n1)
+[[ -n $MOCK_PORT ]] || die "the mock did not print its port"
+wait_http "http://127.0.0.1:$MOCK_PORT/__mock/health" mock "$MOCK_PID"
+
+NGINX_PORT=$(free_port "${NGINX_PORT:-18480}")
+TOLLGATE_PORT=$(free_port "${TOLLGATE_PORT:-$((NGINX_PORT + 1))}")
+((TOLLGATE_PORT != NGINX_PORT)) || TOLLGATE_PORT=$(free_port $((NGINX_PORT + 1)))
+
+# nginx: core 0, one worker, foreground master.
+USER_LINE=""
+((EUID == 0)) && USER_LINE="user root;"
+EXTRA_TEMP_PATHS=""
+nginx_build=$("$NGINX" -V 2>&1)
+for m in fastcgi uwsgi scgi; do
+  [[ $nginx_build == *"--without-http_${m}_module"* ]] ||
+    EXTRA_TEMP_PATHS+="    ${m}_temp_path $TMP/nginx-$m;\\n"
+done
+render "$HERE/configs/nginx.conf.in" "$TMP/nginx.conf"
+"$NGINX" -t -q -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" >"$TMP/nginx-test.log" 2>&1 ||
+  { cat "$TMP/nginx-test.log" >&2; die "nginx -t rejected the config"; }
+on_proxy_core "$NGINX" -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" \
+  >"$TMP/nginx.log" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID:TERM")
+wait_http "http://127.0.0.1:$NGINX_PORT/__mock/health" nginx "$NGINX_PID"
+
+# Tollgate: core 0, one Pingora worker thread.
+render "$HERE/configs/tollgate.yaml.in" "$TMP/tollgate.yaml"
+render "$HERE/configs/pingora.yaml.in" "$TMP/pingora.yaml"
+RUST_LOG=${RUST_LOG:-warn} on_proxy_core "$BIN/tollgate" --config "$TMP/tollgate.yaml" \
+  --port "$TOLLGATE_PORT" --host 127.0.0.1 -c "$TMP/pingora.yaml" >"$TMP/tollgate.log" 2>&1 &
+TOLLGATE_PID=$!
+PIDS+=("$TOLLGATE_PID:INT") # SIGTERM is Pingora's graceful shutdown; SIGINT is the fast one
+wait_http "http://127.0.0.1:$TOLLGATE_PORT/health/liveliness" tollgate "$TOLLGATE_PID"
+
+TARGETS=(direct nginx tollgate)
+declare -A URL AUTH
+URL[direct]="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"
+URL[nginx]="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
+URL[tollgate]="http://127.0.0.1:$TOLLGATE_PORT/v1/chat/completions"
+# The same header everywhere (the mock and nginx ignore it), so every target
+# gets byte-identical requests; only Tollgate checks it.
+AUTH[direct]=$MASTER_KEY
+AUTH[nginx]=$MASTER_KEY
+AUTH[tollgate]=$MASTER_KEY
+
+# ------------------------------------------------------------------- RSS --
+
+rss_kb() { # pid...: summed VmRSS in kB
+  local total=0 pid kb
+  for pid in "$@"; do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    total=$((total + ${kb:-0}))
+  done
+  echo "$total"
+}
+nginx_pids() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true); }
+(($(pgrep -P "$NGINX_PID" | wc -l) == 1)) || die "expected exactly one nginx worker"
+
+declare -A RSS_IDLE RSS_AFTER
+RSS_IDLE[tollgate]=$(rss_kb "$TOLLGATE_PID")
+RSS_IDLE[nginx]=$(rss_kb $(nginx_pids))
+
+# ---------------------------------------------------------- sanity checks --
+
+curl_post() { # url auth body_file [curl args...]
+  local url=$1 auth=$2 body=$3
+  shift 3
+  curl -sS --max-time 10 -H 'Content-Type: application/json' -H "Authorization: Bearer $auth" \
+    --data-binary "@$body" "$@" "$url"
+}
+
+for t in "${TARGETS[@]}"; do
+  out=$(curl_post "${URL[$t]}" "${AUTH[$t]}" "$TMP/chat.json" -w '\n%{http_code}') ||
+    die "$t: chat request failed"
+  code=${out##*$'\n'}
+  [[ $code == 200 && $out == *'"chat.completion"'* ]] ||
+    die "$t: chat request answered $code: ${out:0:300}"
+  out=$(curl_post "${URL[$t]}" "${AUTH[$t]}" "$TMP/stream.json" -N -w '\n%{http_code}') ||
+    die "$t: stream request failed"
+  code=${out##*$'\n'}
+  events=$(grep -c '^data: {' <<<"$out" || true)
+  # role event + STREAM_CHUNKS content events + the finish event, then [DONE]
+  [[ $code == 200 && $events == $((STREAM_CHUNKS + 2)) && $out == *'data: [DONE]'* ]] ||
+    die "$t: stream answered $code with $events events (want $((STREAM_CHUNKS + 2)) and [DONE]): ${out:0:300}"
+done
+log "sanity checks passed (chat body $BODY_BYTES bytes)"
+
+# ------------------------------------------------------------------- wrk --
+
+declare -A R # R[target.run.field]
+
+run_wrk() { # target run conns body_file duration
+  local t=$1 run=$2 conns=$3 body=$4 dur=$5 out line kv errs
+  out=$(LT_BODY_FILE=$body LT_AUTH=${AUTH[$t]} on_load_core wrk -t1 "-c$conns" "-d${dur}s" \
+    --timeout 5s --latency -s "$HERE/request.lua" "${URL[$t]}" 2>&1) ||
+    { printf '%s\n' "$out" >&2; die "$t/$run: wrk failed"; }
+  line=$(grep '^LT_RESULT ' <<<"$out" || true)
+  [[ -n $line ]] || { printf '%s\n' "$out" >&2; die "$t/$run: no result line from wrk"; }
+  for kv in ${line#LT_RESULT }; do
+    R[$t.$run.${kv%%=*}]=${kv#*=}
+  done
+  errs=$((R[$t.$run.err_connect] + R[$t.$run.err_read] + R[$t.$run.err_write] +
+    R[$t.$run.err_status] + R[$t.$run.err_timeout]))
+  if ((errs > 0 || R[$t.$run.requests] == 0)); then
+    printf '%s\n' "$out" >&2
+    die "$t/$run: ${R[$t.$run.requests]} requests, $errs failed (non-2xx/3xx ${R[$t.$run.err_status]}, connect ${R[$t.$run.err_connect]}, read ${R[$t.$run.err_read]}, write ${R[$t.$run.err_write]}, timeout ${R[$t.$run.err_timeout]})"
+  fi
+  log "$(printf '%-8s %-7s %9s req/s  p50 %6s ms  p99 %6s ms  (%s requests)' "$t" "$run" \
+    "${R[$t.$run.rps]}" "$(ms "${R[$t.$run.p50_us]}")" "$(ms "${R[$t.$run.p99_us]}")" "${R[$t.$run.requests]}")"
+}
+
+ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
+signed_ms() { awk -v us="$1" 'BEGIN { printf "%+.3f", us / 1000 }'; }
+mib() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb / 1024 }'; }
+
+# curl over CURL_N sequential requests (a new connection each, like a fresh
+# client): median and p99 (nearest rank) of TTFB and total, in µs.
+run_curl() { # target run body_file n
+  local t=$1 run=$2 body=$3 n=$4 i line code
+  : >"$TMP/curl.$t.$run"
+  for ((i = 0; i < n; i++)); do
+    line=$(on_load_core curl -sS -N -o /dev/null --max-time 10 -H 'Content-Type: application/json' \
+      -H "Authorization: Bearer ${AUTH[$t]}" --data-binary "@$body" \
+      -w '%{http_code} %{time_starttransfer} %{time_total}' "${URL[$t]}") ||
+      die "$t/$run: curl request $i failed"
+    code=${line%% *}
+    [[ $code == 200 ]] || die "$t/$run: curl request $i answered $code"
+    printf '%s\n' "${line#* }" >>"$TMP/curl.$t.$run"
+  done
+  local col name
+  for col in 1 2; do
+    name=$([[ $col == 1 ]] && echo ttfb || echo total)
+    read -r "R[$t.$run.${name}_p50_us]" "R[$t.$run.${name}_p99_us]" < <(
+      awk -v c="$col" '{ print int($c * 1e6 + 0.5) }' "$TMP/curl.$t.$run" | sort -n |
+        awk '{ v[NR] = $1 } END {
+          i50 = int((NR * 50 + 99) / 100); i99 = int((NR * 99 + 99) / 100)
+          print v[i50 < 1 ? 1 : i50], v[i99 < 1 ? 1 : i99] }')
+  done
+  log "$(printf '%-8s %-7s TTFB median %s ms p99 %s ms, total median %s ms p99 %s ms (%d requests)' "$t" "$run" \
+    "$(ms "${R[$t.$run.ttfb_p50_us]}")" "$(ms "${R[$t.$run.ttfb_p99_us]}")" \
+    "$(ms "${R[$t.$run.total_p50_us]}")" "$(ms "${R[$t.$run.total_p99_us]}")" "$n")"
+}
+
+started=$SECONDS
+for t in "${TARGETS[@]}"; do
+  log "== $t: ${URL[$t]}"
+  run_wrk "$t" warmup "$CONNS" "$TMP/chat.json" "$WARMUP"
+  run_wrk "$t" c64 "$CONNS" "$TMP/chat.json" "$DURATION"
+  run_wrk "$t" c1 1 "$TMP/chat.json" "$DURATION"
+  run_wrk "$t" stream "$STREAM_CONNS" "$TMP/stream.json" "$DURATION"
+  run_curl "$t" curl "$TMP/stream.json" "$CURL_N"
+  run_curl "$t" paced "$TMP/paced.json" "$PACED_N"
+done
+log "load runs took $((SECONDS - started)) s"
+
+kill -0 "$TOLLGATE_PID" 2>/dev/null || die "tollgate died during the run"
+kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
+RSS_AFTER[tollgate]=$(rss_kb "$TOLLGATE_PID")
+RSS_AFTER[nginx]=$(rss_kb $(nginx_pids))
+
+# ----------------------------------------------------------------- table --
+
+added() { # target run field -> "+x.xxx"
+  signed_ms $((R[$1.$2.$3] - R[direct.$2.$3]))
+}
+
+{
+  echo "| target | req/s @64 conns | p50 / p99 @64 (ms) | p50 / p99 @1 conn (ms) | added p50 / p99 @1 conn vs direct (ms) | stream req/s @8 | stream TTFB median (ms) | stream total median (ms) | RSS idle / after (MiB) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for t in "${TARGETS[@]}"; do
+    if [[ $t == direct ]]; then
+      add="—" rss="—"
+    else
+      add="$(added "$t" c1 p50_us) / $(added "$t" c1 p99_us)"
+      rss="$(mib "${RSS_IDLE[$t]}") / $(mib "${RSS_AFTER[$t]}")"
+    fi
+    printf '| %s | %.0f | %s / %s | %s / %s | %s | %.0f | %s | %s | %s |\n' "$t" \
+      "${R[$t.c64.rps]}" "$(ms "${R[$t.c64.p50_us]}")" "$(ms "${R[$t.c64.p99_us]}")" \
+      "$(ms "${R[$t.c1.p50_us]}")" "$(ms "${R[$t.c1.p99_us]}")" "$add" \
+      "${R[$t.stream.rps]}" "$(ms "${R[$t.curl.ttfb_p50_us]}")" "$(ms "${R[$t.curl.total_p50_us]}")" "$rss"
+  done
+} >"$TMP/table.md"
+
+{
+  echo "| target | stream p50 / p99 @8 (ms, wrk) | TTFB median / p99 (ms, curl) | total median / p99 (ms, curl) | added TTFB / total median vs direct (ms) | paced stream total median / p99 (ms) |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for t in "${TARGETS[@]}"; do
+    if [[ $t == direct ]]; then
+      add="—"
+    else
+      add="$(added "$t" curl ttfb_p50_us) / $(added "$t" curl total_p50_us)"
+    fi
+    printf '| %s | %s / %s | %s / %s | %s / %s | %s | %s / %s |\n' "$t" \
+      "$(ms "${R[$t.stream.p50_us]}")" "$(ms "${R[$t.stream.p99_us]}")" \
+      "$(ms "${R[$t.curl.ttfb_p50_us]}")" "$(ms "${R[$t.curl.ttfb_p99_us]}")" \
+      "$(ms "${R[$t.curl.total_p50_us]}")" "$(ms "${R[$t.curl.total_p99_us]}")" "$add" \
+      "$(ms "${R[$t.paced.total_p50_us]}")" "$(ms "${R[$t.paced.total_p99_us]}")"
+  done
+} >"$TMP/stream-table.md"
+
+NGINX_VERSION=$("$NGINX" -v 2>&1 | head -n1)
+WRK_VERSION=$(wrk -v 2>&1 | head -n1 | sed 's/ *Copyright.*//')
+RUSTC_VERSION=$(rustc --version 2>/dev/null || echo "rustc: unknown")
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock loadtest/mock 2>/dev/null) ]]; then
+  REV="$REV (with uncommitted changes in src/, Cargo.* or loadtest/mock/)"
+fi
+PACED_EXPECTED=$(((STREAM_CHUNKS + 2) * PACED_DELAY_MS))
+
+{
+  echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — $REV"
+  echo
+  echo "- command: \`$COMMAND\`"
+  echo "- commit: \`$REV\`, nproc: $(nproc), $(uname -sr)"
+  echo "- versions: $NGINX_VERSION; $WRK_VERSION; $RUSTC_VERSION"
+  echo "- pinning: Tollgate (Pingora \`threads: 1\`) and nginx (1 worker) on core $PROXY_CORE; mock (1 thread) and wrk/curl on core $LOAD_CORE"
+  echo "- request: $BODY_BYTES-byte non-stream chat body; stream: same body with \`\"stream\": true, \"mock\": {\"chunks\": $STREAM_CHUNKS}\` ($((STREAM_CHUNKS + 2)) events + \`[DONE]\`); wrk runs of ${DURATION} s after a ${WARMUP} s warm-up at $CONNS conns; curl: $CURL_N sequential requests, new connection each (p99 of $CURL_N is nearest rank)"
+  echo
+  cat "$TMP/table.md"
+  echo
+  echo "Stream detail (paced stream: $PACED_N sequential curl requests with \`chunk_delay_ms: $PACED_DELAY_MS\`, ideal total ≈ $PACED_EXPECTED ms; a per-chunk stall such as Nagle/delayed ACK would show here as tens of ms per event):"
+  echo
+  cat "$TMP/stream-table.md"
+  echo
+} >"$TMP/section.md"
+
+echo
+cat "$TMP/section.md"
+
+if [[ ${NO_RESULTS:-0} != 1 ]]; then
+  RESULTS=$HERE/RESULTS.md
+  if [[ ! -s $RESULTS ]]; then
+    {
+      echo "# Load-test results"
+      echo
+      echo "Appended by \`loadtest/run.sh\`; see \`loadtest/README.md\` for what each column means."
+      echo
+    } >"$RESULTS"
+  fi
+  cat "$TMP/section.md" >>"$RESULTS"
+  log "appended to loadtest/RESULTS.md"
+fi

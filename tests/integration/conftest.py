@@ -1,0 +1,201 @@
+"""Shared fixtures: the built gateway and the mock provider, each on a free 127.0.0.1 port.
+
+Every test talks to real processes over loopback: `tollgate-mock` plays the provider and
+records what it received; `tollgate` is started with a config written for the test.
+"""
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import httpx
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / os.environ.get(
+    "TOLLGATE_PROFILE", "debug"
+)
+GATEWAY_BIN = TARGET / "tollgate"
+MOCK_BIN = TARGET / "tollgate-mock"
+MASTER_KEY = "sk-test-master-1234"
+PROVIDER_KEY = "sk-provider-secret-abc"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError as e:  # not up yet
+            last = e
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up: {last}")
+
+
+class Mock:
+    """The mock provider process and its recorded requests."""
+
+    def __init__(self, proc: subprocess.Popen, port: int):
+        self.proc = proc
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+
+    def requests(self) -> list:
+        return httpx.get(f"{self.base}/__mock/requests", timeout=5).json()
+
+    def last(self) -> dict:
+        reqs = self.requests()
+        assert reqs, "the mock received no request"
+        return reqs[-1]
+
+    def clear(self) -> None:
+        httpx.delete(f"{self.base}/__mock/requests", timeout=5)
+
+    def count(self) -> int:
+        return httpx.get(f"{self.base}/__mock/stats", timeout=5).json()["requests"]
+
+
+@pytest.fixture(scope="session")
+def mock():
+    proc = subprocess.Popen(
+        [str(MOCK_BIN), "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    line = proc.stdout.readline().strip()
+    assert line.startswith("listening on "), f"mock said {line!r}"
+    port = int(line.rsplit(":", 1)[1])
+    m = Mock(proc, port)
+    wait_http(f"{m.base}/__mock/health")
+    yield m
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+class Gateway:
+    def __init__(self, proc, port, log_path, config_path):
+        self.proc = proc
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.config_path = config_path
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    def log(self) -> str:
+        return pathlib.Path(self.log_path).read_text(errors="replace")
+
+    def client(self, key: str = MASTER_KEY, **kw):
+        import openai
+
+        return openai.OpenAI(api_key=key, base_url=f"{self.base}/v1", max_retries=0, timeout=60, **kw)
+
+    def post(self, path: str, body, key: str | None = MASTER_KEY, **kw) -> httpx.Response:
+        headers = kw.pop("headers", {})
+        if key is not None:
+            headers.setdefault("Authorization", f"Bearer {key}")
+        if isinstance(body, (dict, list)):
+            kw["json"] = body
+        else:
+            kw["content"] = body
+        return httpx.post(self.url(path), headers=headers, timeout=60, **kw)
+
+
+def write_config(config) -> str:
+    fd, path = tempfile.mkstemp(suffix=".yaml", prefix="tollgate-test-")
+    with os.fdopen(fd, "w") as f:
+        if isinstance(config, str):
+            f.write(config)
+        else:
+            json.dump(config, f)  # JSON is YAML
+    return path
+
+
+def run_check(config) -> subprocess.CompletedProcess:
+    """`tollgate --config FILE -t`."""
+    path = write_config(config)
+    return subprocess.run(
+        [str(GATEWAY_BIN), "--config", path, "-t"], capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.fixture
+def start_gateway():
+    """Starts a gateway with the given config (a dict or YAML text); stops it after the test."""
+    started = []
+
+    def start(config, env=None) -> Gateway:
+        path = write_config(config)
+        port = free_port()
+        log_fd, log_path = tempfile.mkstemp(suffix=".log", prefix="tollgate-test-")
+        proc = subprocess.Popen(
+            [str(GATEWAY_BIN), "--config", path, "--port", str(port), "--host", "127.0.0.1"],
+            stdout=log_fd,
+            stderr=log_fd,
+            env={**os.environ, "RUST_LOG": "info", **(env or {})},
+        )
+        os.close(log_fd)
+        gw = Gateway(proc, port, log_path, path)
+        started.append(gw)
+        try:
+            wait_http(gw.url("/health/liveliness"))
+        except RuntimeError:
+            raise RuntimeError(f"gateway did not start:\n{gw.log()}")
+        return gw
+
+    yield start
+    for gw in started:
+        # SIGINT is Pingora's fast shutdown; SIGTERM would wait out the graceful-stop period.
+        gw.proc.send_signal(signal.SIGINT)
+        try:
+            gw.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            gw.proc.kill()
+
+
+def openai_deployment(mock: Mock, name: str, model: str = "upstream-model", **params) -> dict:
+    return {
+        "model_name": name,
+        "litellm_params": {
+            "model": f"openai/{model}",
+            "api_base": f"{mock.base}/v1",
+            "api_key": PROVIDER_KEY,
+            **params,
+        },
+    }
+
+
+def basic_config(mock: Mock, *deployments, **general) -> dict:
+    return {
+        "model_list": list(deployments) or [openai_deployment(mock, "gpt-test")],
+        "general_settings": {"master_key": MASTER_KEY, **general},
+    }
+
+
+def assert_openai_error(resp: httpx.Response, status: int, param=None, contains=None) -> dict:
+    assert resp.status_code == status, f"{resp.status_code}: {resp.text}"
+    body = resp.json()
+    err = body["error"]
+    assert set(err) >= {"message", "type", "param", "code"}, body
+    assert err["code"] == str(status)
+    assert isinstance(err["message"], str) and err["message"]
+    if param is not None:
+        assert err["param"] == param, body
+    if contains is not None:
+        assert contains in err["message"], err["message"]
+    return err
