@@ -108,7 +108,8 @@ else
   log "WARNING: one core only: everything shares core 0, numbers are not comparable"
   PROXY_CORE=0 LOAD_CORE=0
 fi
-on_proxy_core() { taskset -c "$PROXY_CORE" "$@"; }
+# Servers are started with a plain `taskset ... &` (not through a function), so
+# that $! is the server's own pid (taskset execs it) and RSS/kill hit it.
 on_load_core() { taskset -c "$LOAD_CORE" "$@"; }
 
 # ------------------------------------------------------------------- build --
@@ -164,7 +165,7 @@ render() { # template -> output, replacing @TMP@ @MOCK_PORT@ @NGINX_PORT@ @USER_
 }
 
 # The mock: core 1, one thread, no recording; it picks its own port.
-on_load_core "$BIN/tollgate-mock" --host 127.0.0.1 --port 0 --threads 1 --no-record \
+taskset -c "$LOAD_CORE" "$BIN/tollgate-mock" --host 127.0.0.1 --port 0 --threads 1 --no-record \
   >"$TMP/mock.log" 2>&1 &
 MOCK_PID=$!
 PIDS+=("$MOCK_PID:TERM")
@@ -193,7 +194,7 @@ done
 render "$HERE/configs/nginx.conf.in" "$TMP/nginx.conf"
 "$NGINX" -t -q -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" >"$TMP/nginx-test.log" 2>&1 ||
   { cat "$TMP/nginx-test.log" >&2; die "nginx -t rejected the config"; }
-on_proxy_core "$NGINX" -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" \
+taskset -c "$PROXY_CORE" "$NGINX" -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" \
   >"$TMP/nginx.log" 2>&1 &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID:TERM")
@@ -202,11 +203,22 @@ wait_http "http://127.0.0.1:$NGINX_PORT/__mock/health" nginx "$NGINX_PID"
 # Tollgate: core 0, one Pingora worker thread.
 render "$HERE/configs/tollgate.yaml.in" "$TMP/tollgate.yaml"
 render "$HERE/configs/pingora.yaml.in" "$TMP/pingora.yaml"
-RUST_LOG=${RUST_LOG:-warn} on_proxy_core "$BIN/tollgate" --config "$TMP/tollgate.yaml" \
+RUST_LOG=${RUST_LOG:-warn} taskset -c "$PROXY_CORE" "$BIN/tollgate" --config "$TMP/tollgate.yaml" \
   --port "$TOLLGATE_PORT" --host 127.0.0.1 -c "$TMP/pingora.yaml" >"$TMP/tollgate.log" 2>&1 &
 TOLLGATE_PID=$!
 PIDS+=("$TOLLGATE_PID:INT") # SIGTERM is Pingora's graceful shutdown; SIGINT is the fast one
 wait_http "http://127.0.0.1:$TOLLGATE_PORT/health/liveliness" tollgate "$TOLLGATE_PID"
+
+# $! must be the server itself (RSS is read from it, and it is what gets stopped).
+for entry in "mock:$MOCK_PID:tollgate-mock" "nginx:$NGINX_PID:nginx" "tollgate:$TOLLGATE_PID:tollgate"; do
+  IFS=: read -r name pid exe <<<"$entry"
+  [[ $(readlink "/proc/$pid/exe" || true) == */"$exe" ]] ||
+    die "pid $pid is not $name ($(readlink "/proc/$pid/exe" || true))"
+done
+TOLLGATE_THREADS=$(awk '/^Threads:/ {print $2}' "/proc/$TOLLGATE_PID/status")
+TOLLGATE_AFFINITY=$(taskset -pc "$TOLLGATE_PID" | sed 's/.*: //')
+NGINX_AFFINITY=$(taskset -pc "$(pgrep -P "$NGINX_PID" | head -n1)" | sed 's/.*: //')
+log "tollgate pid $TOLLGATE_PID: $TOLLGATE_THREADS OS threads on cpu $TOLLGATE_AFFINITY; nginx worker on cpu $NGINX_AFFINITY"
 
 TARGETS=(direct nginx tollgate)
 declare -A URL AUTH
@@ -317,17 +329,71 @@ run_curl() { # target run body_file n
     "$(ms "${R[$t.$run.total_p50_us]}")" "$(ms "${R[$t.$run.total_p99_us]}")" "$n")"
 }
 
+# ------------------------------------------------------------ other load --
+# The machine may be shared (e.g. a cargo build): on 2 cores that would skew
+# everything. Wait a while for it to be quiet, and measure during the runs how
+# much CPU went to processes other than the ones this script runs.
+
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; } # user nice system irq softirq
+cpu_steal() { awk '/^cpu / { print $9 }' /proc/stat; }
+proc_ticks() { # pid [children]: utime+stime (+cutime+cstime), in clock ticks
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  read -r -a f <<<"${s##*) }" # f[0] is field 3 (state)
+  if [[ ${2:-} == children ]]; then
+    echo $((f[11] + f[12] + f[13] + f[14]))
+  else
+    echo $((f[11] + f[12]))
+  fi
+}
+our_ticks() {
+  local total=0 pid
+  for pid in "$MOCK_PID" $(nginx_pids) "$TOLLGATE_PID"; do
+    total=$((total + $(proc_ticks "$pid")))
+  done
+  echo $((total + $(proc_ticks $$ children)))
+}
+HZ=$(getconf CLK_TCK)
+
+QUIET_WAIT=${QUIET_WAIT:-120}
+waited=0
+while :; do
+  b0=$(cpu_busy) o0=$(our_ticks)
+  sleep 2
+  other=$(($(cpu_busy) - b0 - ($(our_ticks) - o0)))
+  # more than 10% of one core busy elsewhere: someone else is using the machine
+  ((other * 100 <= 2 * HZ * 10)) && break
+  if ((waited >= QUIET_WAIT)); then
+    log "WARNING: the machine is still busy ($((other * 100 / (2 * HZ)))% of a core in other processes); measuring anyway"
+    break
+  fi
+  ((waited == 0)) && log "the machine is busy ($((other * 100 / (2 * HZ)))% of a core in other processes); waiting up to ${QUIET_WAIT} s for it to settle"
+  waited=$((waited + 2))
+done
+
+declare -A OTHER_PCT STEAL_PCT
 started=$SECONDS
 for t in "${TARGETS[@]}"; do
   log "== $t: ${URL[$t]}"
+  b0=$(cpu_busy) o0=$(our_ticks) s0=$(cpu_steal) w0=$(date +%s%N)
   run_wrk "$t" warmup "$CONNS" "$TMP/chat.json" "$WARMUP"
   run_wrk "$t" c64 "$CONNS" "$TMP/chat.json" "$DURATION"
   run_wrk "$t" c1 1 "$TMP/chat.json" "$DURATION"
   run_wrk "$t" stream "$STREAM_CONNS" "$TMP/stream.json" "$DURATION"
   run_curl "$t" curl "$TMP/stream.json" "$CURL_N"
   run_curl "$t" paced "$TMP/paced.json" "$PACED_N"
+  wall_ticks=$((($(date +%s%N) - w0) * HZ / 1000000000))
+  other=$(($(cpu_busy) - b0 - ($(our_ticks) - o0)))
+  ((other > 0)) || other=0
+  OTHER_PCT[$t]=$((other * 100 / (wall_ticks > 0 ? wall_ticks : 1)))
+  STEAL_PCT[$t]=$((($(cpu_steal) - s0) * 100 / (wall_ticks > 0 ? wall_ticks : 1)))
+  log "$t: other processes used ${OTHER_PCT[$t]}% of one core meanwhile, steal ${STEAL_PCT[$t]}%"
 done
 log "load runs took $((SECONDS - started)) s"
+BUSY_NOTE=""
+for t in "${TARGETS[@]}"; do
+  ((OTHER_PCT[$t] <= 10)) || BUSY_NOTE+=" $t: ${OTHER_PCT[$t]}%;"
+done
 
 kill -0 "$TOLLGATE_PID" 2>/dev/null || die "tollgate died during the run"
 kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
@@ -374,8 +440,8 @@ added() { # target run field -> "+x.xxx"
   done
 } >"$TMP/stream-table.md"
 
-NGINX_VERSION=$("$NGINX" -v 2>&1 | head -n1)
-WRK_VERSION=$(wrk -v 2>&1 | head -n1 | sed 's/ *Copyright.*//')
+NGINX_VERSION=$({ "$NGINX" -v 2>&1 || true; } | head -n1)
+WRK_VERSION=$({ wrk -v 2>&1 || true; } | head -n1 | sed 's/ *Copyright.*//')
 RUSTC_VERSION=$(rustc --version 2>/dev/null || echo "rustc: unknown")
 REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock loadtest/mock 2>/dev/null) ]]; then
@@ -389,12 +455,14 @@ PACED_EXPECTED=$(((STREAM_CHUNKS + 2) * PACED_DELAY_MS))
   echo "- command: \`$COMMAND\`"
   echo "- commit: \`$REV\`, nproc: $(nproc), $(uname -sr)"
   echo "- versions: $NGINX_VERSION; $WRK_VERSION; $RUSTC_VERSION"
-  echo "- pinning: Tollgate (Pingora \`threads: 1\`) and nginx (1 worker) on core $PROXY_CORE; mock (1 thread) and wrk/curl on core $LOAD_CORE"
+  echo "- pinning: Tollgate (Pingora \`threads: 1\`; $TOLLGATE_THREADS OS threads in all, cpu $TOLLGATE_AFFINITY) and nginx (1 worker, cpu $NGINX_AFFINITY) on core $PROXY_CORE; mock (1 thread) and wrk/curl on core $LOAD_CORE"
+  echo "- CPU used by other processes during each target's runs (% of one core): direct ${OTHER_PCT[direct]}, nginx ${OTHER_PCT[nginx]}, tollgate ${OTHER_PCT[tollgate]}; steal: ${STEAL_PCT[direct]} / ${STEAL_PCT[nginx]} / ${STEAL_PCT[tollgate]}"
+  [[ -z $BUSY_NOTE ]] || echo "- **WARNING: the machine was busy with other work during:${BUSY_NOTE%;}; those rows are not comparable**"
   echo "- request: $BODY_BYTES-byte non-stream chat body; stream: same body with \`\"stream\": true, \"mock\": {\"chunks\": $STREAM_CHUNKS}\` ($((STREAM_CHUNKS + 2)) events + \`[DONE]\`); wrk runs of ${DURATION} s after a ${WARMUP} s warm-up at $CONNS conns; curl: $CURL_N sequential requests, new connection each (p99 of $CURL_N is nearest rank)"
   echo
   cat "$TMP/table.md"
   echo
-  echo "Stream detail (paced stream: $PACED_N sequential curl requests with \`chunk_delay_ms: $PACED_DELAY_MS\`, ideal total ≈ $PACED_EXPECTED ms; a per-chunk stall such as Nagle/delayed ACK would show here as tens of ms per event):"
+  echo "Stream detail (paced stream: $PACED_N sequential curl requests with \`chunk_delay_ms: $PACED_DELAY_MS\`, $((STREAM_CHUNKS + 2)) gaps of $PACED_DELAY_MS ms = $PACED_EXPECTED ms plus the mock's timer rounding, about 1 ms a gap; what matters is the difference to direct: a per-chunk stall such as Nagle/delayed ACK would add up to tens of ms per event):"
   echo
   cat "$TMP/stream-table.md"
   echo

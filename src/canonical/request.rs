@@ -241,10 +241,17 @@ mod tests {
     fn deep_nesting_is_no_stack_overflow() {
         // Field values are skipped, not built, so depth costs no stack; a tree conversion later
         // hits serde_json's depth limit and fails cleanly.
-        let deep = format!("{{\"model\":\"m\",\"messages\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!(
+            "{{\"model\":\"m\",\"messages\":{}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         let body = parse(&deep, Operation::Chat).unwrap();
         assert_eq!(body.to_value(), serde_json::Value::Null);
         let unbalanced = format!("{{\"model\":\"m\",\"messages\":{}}}", "[".repeat(100_000));
-        assert_eq!(parse(&unbalanced, Operation::Chat).err().unwrap().status, 400);
+        assert_eq!(
+            parse(&unbalanced, Operation::Chat).err().unwrap().status,
+            400
+        );
     }
 }

@@ -4,7 +4,7 @@
 pub mod anthropic;
 mod azure;
 pub mod mock_response;
-mod openai;
+pub mod openai;
 pub mod registry;
 mod text_completion;
 mod upstream_error;

@@ -69,6 +69,19 @@ fn system_with_cache_control_becomes_text_blocks() {
 }
 
 #[test]
+fn message_level_cache_control_marks_the_last_block() {
+    let cache = json!({"type": "ephemeral"});
+    let out = translate(json!({"messages": [
+        {"role": "user", "content": "Big document", "cache_control": cache},
+        {"role": "assistant", "tool_calls": [
+            {"id": "t", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "t", "content": "result", "cache_control": cache},
+    ]}));
+    assert_eq!(out["messages"][0]["content"][0]["cache_control"], cache);
+    assert_eq!(out["messages"][2]["content"][0]["cache_control"], cache);
+}
+
+#[test]
 fn consecutive_turns_of_one_role_are_merged() {
     let out = translate(json!({"messages": [
         user("a"), user("b"),

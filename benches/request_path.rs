@@ -1,0 +1,86 @@
+//! The per-request work of the hot path, without the network: parse a typical 2 KB chat body,
+//! choose a deployment, rewrite `model`, and pass a 20-chunk stream through.
+
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+use tollgate::canonical::json_scan;
+use tollgate::canonical::request::Operation;
+use tollgate::canonical::RequestBody;
+use tollgate::config;
+use tollgate::providers::openai::PassthroughStream;
+use tollgate::providers::StreamTranslator;
+use tollgate::router::ModelTable;
+
+fn chat_body() -> Bytes {
+    let filler =
+        "Summarise the quarterly report in three bullet points, keeping numbers exact. ".repeat(22);
+    Bytes::from(
+        serde_json::json!({
+            "model": "gpt-4o-mini",
+            "messages": [
+                {"role": "system", "content": "You are a concise assistant."},
+                {"role": "user", "content": filler},
+            ],
+            "temperature": 0.2,
+            "max_tokens": 256,
+            "stream": false,
+        })
+        .to_string(),
+    )
+}
+
+fn stream_bytes() -> Vec<u8> {
+    let mut s = Vec::new();
+    for i in 0..20 {
+        s.extend_from_slice(
+            format!("data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"word{i} \"}},\"finish_reason\":null}}]}}\n\n").as_bytes(),
+        );
+    }
+    s.extend_from_slice(b"data: [DONE]\n\n");
+    s
+}
+
+fn benches(c: &mut Criterion) {
+    let body = chat_body();
+    let yaml = "model_list:\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_base: http://127.0.0.1:9/v1\n      api_key: k\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_base: http://127.0.0.1:10/v1\n      api_key: k\n";
+    let loaded = config::load_str(yaml).expect("bench config loads");
+    let table = ModelTable::build(&loaded.config.model_list).expect("table builds");
+
+    let mut g = c.benchmark_group("request");
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    g.bench_function("parse_2kb_chat", |b| {
+        b.iter(|| RequestBody::parse(black_box(body.clone()), Operation::Chat).unwrap())
+    });
+    let parsed = RequestBody::parse(body.clone(), Operation::Chat).unwrap();
+    g.bench_function("select_deployment", |b| {
+        b.iter(|| table.select(black_box("gpt-4o-mini")).unwrap())
+    });
+    g.bench_function("rewrite_model_2kb", |b| {
+        b.iter(|| parsed.with_model(black_box("gpt-4o-mini-2024-07-18")))
+    });
+    g.finish();
+
+    let stream = stream_bytes();
+    let mut g = c.benchmark_group("stream");
+    g.throughput(Throughput::Elements(21));
+    g.bench_function("passthrough_20_chunks", |b| {
+        b.iter(|| {
+            let mut t = PassthroughStream::new("gpt-4o-mini");
+            let mut out = BytesMut::with_capacity(stream.len() + 64);
+            for piece in stream.chunks(512) {
+                t.feed(piece, &mut out);
+            }
+            t.finish(&mut out);
+            out
+        })
+    });
+    let response = br#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there."},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13}}"#;
+    g.bench_function("response_model_rewrite", |b| {
+        b.iter(|| json_scan::replace_model(black_box(response), b"\"gpt-4o-mini\""))
+    });
+    g.finish();
+}
+
+criterion_group!(request_path, benches);
+criterion_main!(request_path);
