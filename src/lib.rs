@@ -6,5 +6,6 @@ pub mod error;
 pub mod providers;
 pub mod proxy;
 pub mod router;
+pub mod spend;
 pub mod state;
 pub mod upstream;

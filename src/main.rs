@@ -5,9 +5,11 @@ use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use tollgate::config;
 use tollgate::proxy::TollgateProxy;
-use tollgate::state::{Gateway, Snapshot};
+use tollgate::router::health::HealthChecker;
+use tollgate::state::Gateway;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,25 +52,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let snapshot = match Snapshot::compile(loaded.config) {
-        Ok(s) => s,
+    let gateway = match Gateway::new(loaded.config) {
+        Ok(g) => g,
         Err(e) => {
             eprintln!("{}: invalid config: {e}", cli.config.display());
             return ExitCode::FAILURE;
         }
     };
     if cli.pingora.test {
+        let aliases = gateway.snapshot.load().models.aliases().len();
         println!(
-            "{}: config OK ({} model aliases)",
-            cli.config.display(),
-            snapshot.models.aliases().len()
+            "{}: config OK ({aliases} model aliases)",
+            cli.config.display()
         );
         return ExitCode::SUCCESS;
     }
-
-    let gateway = Gateway::new(snapshot);
-    let mut server = Server::new_with_opt_and_conf(cli.pingora, server_conf);
+    // The conf file was read above; Pingora would warn that it is ignoring the flag.
+    let mut opt = cli.pingora;
+    opt.conf = None;
+    let mut server = Server::new_with_opt_and_conf(opt, server_conf);
     server.bootstrap();
+    server.add_service(pingora::services::background::background_service(
+        "health checks",
+        HealthChecker {
+            gateway: Arc::clone(&gateway),
+        },
+    ));
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
         TollgateProxy { gateway },
@@ -90,6 +99,10 @@ fn load_server_conf(opt: &Opt) -> Result<ServerConf, String> {
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            // Pingora waits 300 s after SIGTERM by default; without a load balancer to drain,
+            // a few seconds let in-flight calls finish without stalling `systemctl stop`.
+            grace_period_seconds: Some(1),
+            graceful_shutdown_timeout_seconds: Some(10),
             ..ServerConf::default()
         }),
     }

@@ -128,18 +128,63 @@ impl RequestBody {
         }
     }
 
-    /// The body with `model` set to the provider's model name; everything else byte for byte.
+    /// The body for an OpenAI-compatible provider: `model` set to the provider's model name,
+    /// the gateway's own params (`fallbacks`, `num_retries`, ...) removed, everything else byte
+    /// for byte.
     pub fn with_model(&self, model: &str) -> Bytes {
-        match self.fields.iter().find(|(k, _)| k == "model") {
-            Some((_, span)) => json_scan::splice(&self.raw, span.clone(), &json_scan::quote(model)),
-            None => self.raw.clone(),
+        let model_json = json_scan::quote(model);
+        let has_gateway_params = self.fields.iter().any(|(k, _)| is_gateway_param(k));
+        if !has_gateway_params {
+            return match self.fields.iter().find(|(k, _)| k == "model") {
+                Some((_, span)) => json_scan::splice(&self.raw, span.clone(), &model_json),
+                None => self.raw.clone(),
+            };
         }
+        // Rare: rebuild the object from the kept members' original text.
+        let mut out = Vec::with_capacity(self.raw.len() + model_json.len());
+        out.push(b'{');
+        let mut first = true;
+        for (key, span) in self.fields.iter().filter(|(k, _)| !is_gateway_param(k)) {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(&json_scan::quote(key));
+            out.push(b':');
+            if key == "model" {
+                out.extend_from_slice(&model_json);
+            } else {
+                out.extend_from_slice(&self.raw[span.clone()]);
+            }
+        }
+        out.push(b'}');
+        Bytes::from(out)
     }
 
     /// The whole body as a JSON tree, for providers that translate it.
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::from_slice(&self.raw).unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// Params LiteLLM clients send to the gateway itself; providers would reject them.
+const GATEWAY_PARAMS: &[&str] = &[
+    "fallbacks",
+    "context_window_fallbacks",
+    "content_policy_fallbacks",
+    "num_retries",
+    "mock_testing_fallbacks",
+    "mock_testing_rate_limit_error",
+    "mock_timeout",
+    "caching",
+    "cache",
+    "litellm_metadata",
+    "proxy_server_request",
+    "guardrails",
+];
+
+pub fn is_gateway_param(key: &str) -> bool {
+    GATEWAY_PARAMS.contains(&key)
 }
 
 /// The top-level keys of a JSON object and the byte spans of their values.
@@ -203,6 +248,19 @@ mod tests {
         assert_eq!(
             &b.with_model("gpt-4o")[..],
             br#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-4o"}"#
+        );
+    }
+
+    #[test]
+    fn gateway_params_are_not_forwarded() {
+        let b = parse(
+            r#"{"model":"alias","fallbacks":["x"],"messages":[],"num_retries":3,"temperature":0.5}"#,
+            Operation::Chat,
+        )
+        .unwrap();
+        assert_eq!(
+            &b.with_model("gpt-4o")[..],
+            br#"{"model":"gpt-4o","messages":[],"temperature":0.5}"#
         );
     }
 

@@ -5,6 +5,7 @@
 //! the runtime tables that are swapped in whole.
 
 mod model_list;
+pub mod reliability;
 mod settings;
 pub mod yaml;
 

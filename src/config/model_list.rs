@@ -154,6 +154,13 @@ fn read_deployment(
         Some(id) => id.clone(),
         None => hash_id(&d.model_name, params_value),
     };
+    // Costs may be given in litellm_params or model_info; model_info wins.
+    info.input_cost_per_token = info
+        .input_cost_per_token
+        .or(d.model_info.input_cost_per_token);
+    info.output_cost_per_token = info
+        .output_cost_per_token
+        .or(d.model_info.output_cost_per_token);
     d.model_info = info;
     Some(d)
 }

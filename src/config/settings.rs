@@ -3,7 +3,9 @@
 //! LiteLLM has hundreds of settings. The ones Tollgate acts on are read and checked; the others
 //! are kept out with a warning, so a real LiteLLM file loads and its owner sees what is ignored.
 
+use super::reliability::Reliability;
 use super::yaml::{for_each_entry, Diagnostics, EnvSource, Node};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct GeneralSettings {
@@ -12,6 +14,9 @@ pub struct GeneralSettings {
     /// Request bodies above this are refused with 413.
     pub max_request_size_mb: f64,
     pub max_response_size_mb: Option<f64>,
+    pub background_health_checks: bool,
+    /// Seconds between active health checks.
+    pub health_check_interval: f64,
 }
 
 impl Default for GeneralSettings {
@@ -23,6 +28,9 @@ impl Default for GeneralSettings {
             // with inline images.
             max_request_size_mb: 100.0,
             max_response_size_mb: None,
+            background_health_checks: false,
+            // LiteLLM's default.
+            health_check_interval: 300.0,
         }
     }
 }
@@ -30,16 +38,22 @@ impl Default for GeneralSettings {
 #[derive(Debug, Clone, Default)]
 pub struct LitellmSettings {
     pub drop_params: bool,
-    pub num_retries: Option<u64>,
     /// Seconds; the default deadline of a call when a deployment sets none.
     pub request_timeout: Option<f64>,
+    pub reliability: Reliability,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct RouterSettings {
     pub routing_strategy: Option<String>,
-    pub num_retries: Option<u64>,
+    /// `routing_strategy_args.lowest_latency_buffer`
+    pub lowest_latency_buffer: f64,
     pub timeout: Option<f64>,
+    pub stream_timeout: Option<f64>,
+    pub enable_pre_call_checks: bool,
+    /// `model_group_alias`: extra names for groups (`{"gpt-4": "gpt-4o"}`).
+    pub model_group_alias: HashMap<String, String>,
+    pub reliability: Reliability,
 }
 
 /// Settings LiteLLM has that Tollgate accepts and (for now) does not act on: no warning each.
@@ -51,8 +65,6 @@ const QUIET_GENERAL: &[&str] = &[
     "database_connection_timeout",
     "store_model_in_db",
     "disable_spend_logs",
-    "background_health_checks",
-    "health_check_interval",
     "allow_requests_on_db_unavailable",
     "disable_master_key_return",
 ];
@@ -75,6 +87,14 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
             }
         }
         "max_response_size_mb" => s.max_response_size_mb = v.number(env, diag),
+        "background_health_checks" => {
+            s.background_health_checks = v.boolean(env, diag).unwrap_or(false)
+        }
+        "health_check_interval" => {
+            if let Some(secs) = positive(v, env, diag) {
+                s.health_check_interval = secs;
+            }
+        }
         k if QUIET_GENERAL.contains(&k) => {}
         _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
     });
@@ -97,8 +117,8 @@ pub fn read_litellm(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Lite
     };
     for_each_entry(map, node.path(), diag, |key, v, diag| match key {
         "drop_params" => s.drop_params = v.boolean(env, diag).unwrap_or(false),
-        "num_retries" => s.num_retries = v.count(env, diag),
         "request_timeout" => s.request_timeout = positive(v, env, diag),
+        k if s.reliability.read_key(k, v, env, diag) => {}
         // Callbacks name integrations (langfuse, prometheus, ...) Tollgate may not have; a
         // LiteLLM config carrying them must still load.
         "callbacks" | "success_callback" | "failure_callback" | "service_callback" => {
@@ -132,11 +152,50 @@ pub fn read_router(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Route
                 }
             }
         }
-        "num_retries" => s.num_retries = v.count(env, diag),
         "timeout" => s.timeout = positive(v, env, diag),
+        "stream_timeout" => s.stream_timeout = positive(v, env, diag),
+        "enable_pre_call_checks" => {
+            s.enable_pre_call_checks = v.boolean(env, diag).unwrap_or(false)
+        }
+        "routing_strategy_args" => {
+            if let Some(m) = v.mapping(diag) {
+                for_each_entry(m, v.path(), diag, |k, arg, diag| match k {
+                    "lowest_latency_buffer" => {
+                        s.lowest_latency_buffer = arg.number(env, diag).unwrap_or(0.0)
+                    }
+                    _ => diag.warn(arg.path(), "not supported by Tollgate; ignored"),
+                });
+            }
+        }
+        "model_group_alias" => s.model_group_alias = read_group_aliases(v, env, diag),
+        k if s.reliability.read_key(k, v, env, diag) => {}
+        // Shared state across instances arrives with the Redis work; accepted quietly.
+        "redis_host" | "redis_port" | "redis_password" | "redis_url" | "cache_responses" => {}
         _ => diag.warn(v.path(), "not supported by Tollgate yet; ignored"),
     });
     s
+}
+
+/// `{"alias": "group"}` or `{"alias": {"model": "group", "hidden": true}}`.
+fn read_group_aliases(v: Node, env: &EnvSource, diag: &mut Diagnostics) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if let Some(m) = v.mapping(diag) {
+        for_each_entry(m, v.path(), diag, |alias, target, diag| {
+            let group = match target.value {
+                serde_yaml::Value::Mapping(tm) => {
+                    tm.get("model").and_then(|g| g.as_str()).map(str::to_string)
+                }
+                _ => target.string(env, diag),
+            };
+            match group {
+                Some(g) => {
+                    out.insert(alias.to_string(), g);
+                }
+                None => diag.error(target.path(), "expected a model group name"),
+            }
+        });
+    }
+    out
 }
 
 pub const ROUTING_STRATEGIES: &[&str] = &[

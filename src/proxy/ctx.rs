@@ -15,6 +15,10 @@ pub struct RequestCtx {
     pub status: u16,
     /// A response head has gone to the client: errors from here on are stream events.
     pub head_sent: bool,
+    /// Attempts after the first, within a group (`x-litellm-attempted-retries`).
+    pub retries: u32,
+    /// Groups fallen back to (`x-litellm-attempted-fallbacks`).
+    pub fallbacks: u32,
 }
 
 impl RequestCtx {
@@ -27,6 +31,8 @@ impl RequestCtx {
             upstream_time: Duration::ZERO,
             status: 0,
             head_sent: false,
+            retries: 0,
+            fallbacks: 0,
         }
     }
 }

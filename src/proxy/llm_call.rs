@@ -1,23 +1,21 @@
-//! One LLM call, top to bottom: parse → choose a deployment → translate → send → stream or
-//! return the answer. Each step is a call into its own module; this file only sequences them.
+//! One LLM call, top to bottom: read and parse the body once → resolve the model group → the
+//! attempt loop (choose a deployment → translate → send → read the head → retry, or fall back
+//! to another group) → stream or return the answer. Each step is a call into its own module.
 
+use super::attempt::{self, Answer, Deadlines, Failure};
 use super::ctx::RequestCtx;
 use super::{body, respond};
 use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
 use crate::error::GatewayError;
-use crate::providers::{self, mock_response, Call};
+use crate::providers::{mock_response, Call};
+use crate::router::policy::MAX_RETRY_AFTER_WAIT;
+use crate::router::strategy::PickInput;
+use crate::router::{self, Deployment, FailureClass, Resolved};
 use crate::state::{Gateway, Snapshot};
-use crate::upstream::{UpstreamFailure, UpstreamRequest, UpstreamResponse};
-use bytes::BytesMut;
 use pingora::proxy::Session;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Provider error bodies are read whole to re-shape them; bound that.
-const MAX_ERROR_BODY: usize = 1024 * 1024;
-/// Bound on a non-stream answer read into memory.
-const MAX_RESPONSE_BODY: usize = 256 * 1024 * 1024;
 
 pub async fn handle(
     gateway: &Gateway,
@@ -28,162 +26,201 @@ pub async fn handle(
 ) -> Result<(), GatewayError> {
     let raw = body::read_bounded(session, snapshot.max_request_bytes).await?;
     let request = RequestBody::parse(raw, op)?;
-    let selection = snapshot.models.select(&request.model)?;
-    ctx.group = Some(Arc::from(request.model.as_str()));
-    ctx.deployment = Some(Arc::clone(&selection.deployment));
-    let deployment = &*selection.deployment;
+    let primary = snapshot.models.resolve(&request.model)?;
+    let estimated_tokens = estimate_tokens(&request);
 
-    if let Some(text) = &deployment.mock_response {
-        return answer_locally(session, ctx, op, &request, text).await;
-    }
-
-    let provider = providers::for_wire(deployment.provider.wire);
-    let call = Call {
-        op,
-        body: &request,
-        deployment,
-        upstream_model: &selection.upstream_model,
-        alias: &request.model,
-        group: &selection.group.name,
-    };
-    let built = provider.build_request(&call)?;
-    let endpoint = deployment.endpoint()?;
-    let timeout = deployment.timeout.unwrap_or(snapshot.default_timeout);
-    // A stream's first byte may come sooner than a whole answer; `stream_timeout` bounds it.
-    let head_timeout = if request.stream {
-        deployment.stream_timeout.unwrap_or(timeout)
-    } else {
-        timeout
-    };
-    let deadline = Instant::now() + timeout;
-    let provider_name = deployment.provider.display;
-
-    let sent_at = Instant::now();
-    let send = gateway.upstream.send(
-        UpstreamRequest {
-            endpoint,
-            path_and_query: &built.path_and_query,
-            headers: &built.headers,
-            body: built.body,
-        },
-        Some(timeout),
-    );
-    let mut response = match tokio::time::timeout(head_timeout, send).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(failure)) => return Err(failure_error(failure, &call, provider_name, head_timeout)),
-        Err(_) => {
-            return Err(GatewayError::timeout(
-                call.group,
-                provider_name,
-                head_timeout.as_secs_f64(),
-            ))
+    let mut resolved = primary;
+    let mut fallback_queue: Option<Vec<String>> = None;
+    loop {
+        let failure = match run_group(
+            gateway,
+            snapshot,
+            session,
+            ctx,
+            op,
+            &request,
+            &resolved,
+            estimated_tokens,
+        )
+        .await
+        {
+            Ok(()) => return Ok(()),
+            Err(f) => f,
+        };
+        let class = FailureClass::of(&failure.error);
+        // Fallbacks come from the group the client asked for, as in LiteLLM: a per-request
+        // `fallbacks` list, else the configured ones for this kind of failure.
+        let queue = fallback_queue.get_or_insert_with(|| {
+            let per_request: Option<Vec<String>> = request.get("fallbacks").ok().flatten();
+            let mut q = per_request.unwrap_or_else(|| {
+                snapshot
+                    .policy
+                    .fallbacks_for(&resolved.group.name, class)
+                    .to_vec()
+            });
+            q.reverse();
+            q
+        });
+        let next =
+            std::iter::from_fn(|| queue.pop()).find_map(|name| snapshot.models.resolve(&name).ok());
+        match next {
+            Some(r) if class != FailureClass::BadRequest => {
+                ctx.fallbacks += 1;
+                resolved = r;
+            }
+            _ => {
+                respond::error(session, ctx, &failure.error, failure.upstream_head.as_ref())
+                    .await
+                    .ok();
+                return Ok(());
+            }
         }
-    };
-
-    let status = response.status();
-    if status >= 400 {
-        let body = tokio::time::timeout_at(deadline.into(), response.read_to_end(MAX_ERROR_BODY))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        ctx.upstream_time = sent_at.elapsed();
-        let err = provider.translate_error(&call, status, &body);
-        respond::error(session, ctx, &err, Some(&response.header))
-            .await
-            .ok();
-        gateway.upstream.release(response).await;
-        return Ok(());
-    }
-
-    if request.stream {
-        ctx.upstream_time = sent_at.elapsed();
-        stream_back(gateway, session, ctx, &call, response, timeout).await
-    } else {
-        let body =
-            match tokio::time::timeout_at(deadline.into(), response.read_to_end(MAX_RESPONSE_BODY))
-                .await
-            {
-                Ok(Ok(b)) => b,
-                Ok(Err(failure)) => {
-                    return Err(failure_error(failure, &call, provider_name, timeout))
-                }
-                Err(_) => {
-                    return Err(GatewayError::timeout(
-                        call.group,
-                        provider_name,
-                        timeout.as_secs_f64(),
-                    ))
-                }
-            };
-        ctx.upstream_time = sent_at.elapsed();
-        let body = provider.translate_response(&call, body)?;
-        respond::json(session, ctx, status, body, Some(&response.header))
-            .await
-            .map_err(|e| GatewayError::internal(format!("writing the response failed: {e}")))?;
-        gateway.upstream.release(response).await;
-        Ok(())
     }
 }
 
-/// Passes the provider's stream to the client event by event as it arrives.
-async fn stream_back(
+/// Attempts within one model group: retries go to a different deployment while one is left.
+#[allow(clippy::too_many_arguments)]
+async fn run_group(
     gateway: &Gateway,
+    snapshot: &Snapshot,
     session: &mut Session,
     ctx: &mut RequestCtx,
-    call: &Call<'_>,
-    mut response: UpstreamResponse,
-    idle_timeout: Duration,
-) -> Result<(), GatewayError> {
-    let provider = providers::for_wire(call.deployment.provider.wire);
-    let mut translator = provider.stream_translator(call);
-    respond::stream_head(session, ctx, Some(&response.header))
-        .await
-        .map_err(|e| GatewayError::internal(format!("writing the response failed: {e}")))?;
-    let mut out = BytesMut::with_capacity(4096);
+    op: Operation,
+    request: &RequestBody,
+    resolved: &Resolved,
+    estimated_tokens: u64,
+) -> Result<(), Failure> {
+    let policy = &snapshot.policy;
+    let group = &resolved.group;
+    ctx.group = Some(Arc::clone(&resolved.group_name));
+    if policy.pre_call_checks && group.deployments.iter().all(|d| !d.fits(estimated_tokens)) {
+        return Err(GatewayError::bad_request(format!(
+            "Context Window Exceeded: the request's estimated {estimated_tokens} tokens exceed the max_input_tokens of every deployment of model group {}",
+            group.name
+        ))
+        .into());
+    }
+    let mut tried: Vec<Arc<Deployment>> = Vec::new();
+    let mut retries = 0;
     loop {
-        let chunk = match tokio::time::timeout(idle_timeout, response.next_chunk()).await {
-            Ok(Ok(Some(chunk))) => chunk,
-            Ok(Ok(None)) => break,
-            Ok(Err(failure)) => {
-                let err = failure_error(
-                    failure,
-                    call,
-                    call.deployment.provider.display,
-                    idle_timeout,
-                );
-                return Err(GatewayError::new(
-                    err.status,
-                    err.kind,
-                    format!("stream interrupted: {}", err.message),
-                ));
-            }
-            Err(_) => {
-                return Err(GatewayError::timeout(
-                    call.group,
-                    call.deployment.provider.display,
-                    idle_timeout.as_secs_f64(),
-                ))
-            }
+        let input = PickInput {
+            stream: request.stream,
+            estimated_tokens,
+            now: Instant::now(),
         };
-        translator.feed(&chunk, &mut out);
-        if !out.is_empty() {
-            // A client that went away ends the call; the upstream connection is dropped, not pooled.
-            session
-                .write_response_body(Some(out.split().freeze()), false)
+        let deployment = router::choose(group, policy, &tried, &input)
+            .map_err(|none| router::no_deployment_error(&request.model, policy, &none))?;
+        ctx.deployment = Some(Arc::clone(&deployment));
+        if let Some(text) = &deployment.mock_response {
+            return answer_locally(session, ctx, op, request, text)
                 .await
-                .map_err(|e| {
-                    GatewayError::new(499, "client_closed", format!("client went away: {e}"))
-                })?;
+                .map_err(Failure::from);
+        }
+        let upstream_model = match &resolved.wildcard {
+            Some(captured) => deployment.model.replacen('*', captured, 1),
+            None => deployment.model.clone(),
+        };
+        let call = Call {
+            op,
+            body: request,
+            deployment: &deployment,
+            upstream_model: &upstream_model,
+            alias: &request.model,
+            group: &group.name,
+        };
+        let timeout = deployment.timeout.unwrap_or(snapshot.default_timeout);
+        let deadlines = Deadlines {
+            total: timeout,
+            stream: deployment
+                .stream_timeout
+                .or(snapshot.default_stream_timeout)
+                .unwrap_or(timeout),
+        };
+        let state = &deployment.state;
+        let _in_flight = state.start_call();
+        state.record_request(input.now);
+        state.record_tokens(estimated_tokens, input.now);
+        let sent_at = Instant::now();
+        let outcome = attempt::call(gateway, &call, request.stream, &deadlines).await;
+        ctx.upstream_time += sent_at.elapsed();
+        match outcome {
+            Ok(Answer::Whole {
+                status,
+                body,
+                response,
+            }) => {
+                state.record_latency(sent_at.elapsed(), false);
+                return attempt::send_whole(gateway, session, ctx, status, body, response)
+                    .await
+                    .map_err(Failure::from);
+            }
+            Ok(Answer::Stream { response }) => {
+                let result =
+                    attempt::stream_back(gateway, session, ctx, &call, response, deadlines.stream)
+                        .await;
+                return result.map_err(Failure::from);
+            }
+            Err(failure) => {
+                let class = FailureClass::of(&failure.error);
+                policy.record_failure(state, class, group.deployments.len(), Instant::now());
+                log::debug!(
+                    "call {}: deployment {} failed: {}",
+                    ctx.call_id,
+                    deployment.id,
+                    failure.error
+                );
+                if retries >= policy.retries_for(class) {
+                    return Err(failure);
+                }
+                retries += 1;
+                ctx.retries += 1;
+                tried.push(Arc::clone(&deployment));
+                let wait = retry_wait(
+                    group.deployments.len(),
+                    &tried,
+                    &failure,
+                    retries,
+                    policy.retry_after_min,
+                );
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
         }
     }
-    translator.finish(&mut out);
-    session
-        .write_response_body(Some(out.split().freeze()), true)
-        .await
-        .map_err(|e| GatewayError::new(499, "client_closed", format!("client went away: {e}")))?;
-    gateway.upstream.release(response).await;
-    Ok(())
+}
+
+/// How long to wait before the next attempt: nothing when another deployment is left to try;
+/// otherwise the provider's short `retry-after`, or a brief exponential backoff.
+fn retry_wait(
+    group_size: usize,
+    tried: &[Arc<Deployment>],
+    failure: &Failure,
+    retries: u64,
+    min: Duration,
+) -> Duration {
+    let untried_left = tried.len() < group_size;
+    if untried_left {
+        return min;
+    }
+    let backoff = Duration::from_millis(50 << retries.min(4));
+    let wait = match failure.retry_after {
+        Some(ra) if ra <= MAX_RETRY_AFTER_WAIT => ra,
+        _ => backoff,
+    };
+    wait.max(min)
+}
+
+/// Prompt bytes / 4 (tokenizers average about four bytes a token) plus the requested output.
+fn estimate_tokens(request: &RequestBody) -> u64 {
+    let prompt = request.raw().len() as u64 / 4;
+    let output: u64 = request
+        .get::<u64>("max_tokens")
+        .ok()
+        .flatten()
+        .or_else(|| request.get::<u64>("max_completion_tokens").ok().flatten())
+        .unwrap_or(0);
+    prompt + output
 }
 
 async fn answer_locally(
@@ -193,41 +230,22 @@ async fn answer_locally(
     request: &RequestBody,
     text: &str,
 ) -> Result<(), GatewayError> {
-    let write_err = |e: Box<pingora::Error>| {
-        GatewayError::internal(format!("writing the response failed: {e}"))
-    };
     match mock_response::answer(op, request, &request.model, text, &ctx.call_id) {
         mock_response::MockAnswer::Whole(body) => respond::json(session, ctx, 200, body, None)
             .await
-            .map_err(write_err),
+            .map_err(attempt::client_gone),
         mock_response::MockAnswer::Stream(events) => {
             respond::stream_head(session, ctx, None)
                 .await
-                .map_err(write_err)?;
-            let last = events.len() - 1;
+                .map_err(attempt::client_gone)?;
+            let last = events.len().saturating_sub(1);
             for (i, e) in events.into_iter().enumerate() {
                 session
                     .write_response_body(Some(e), i == last)
                     .await
-                    .map_err(write_err)?;
+                    .map_err(attempt::client_gone)?;
             }
             Ok(())
-        }
-    }
-}
-
-fn failure_error(
-    failure: UpstreamFailure,
-    call: &Call<'_>,
-    provider: &str,
-    timeout: Duration,
-) -> GatewayError {
-    match failure {
-        UpstreamFailure::Timeout => {
-            GatewayError::timeout(call.group, provider, timeout.as_secs_f64())
-        }
-        UpstreamFailure::Unreachable(detail) => {
-            GatewayError::upstream_unreachable(call.group, provider, &detail)
         }
     }
 }

@@ -3,6 +3,7 @@
 //! provider call is made with Pingora's pooled client), so retries and cross-provider fallbacks
 //! can replay bodies of any size.
 
+mod attempt;
 mod body;
 mod ctx;
 mod llm_call;

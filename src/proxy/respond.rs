@@ -31,6 +31,10 @@ pub fn head(
             h.insert_header("x-litellm-model-api-base", d.api_base.as_str())?;
         }
     }
+    if ctx.deployment.is_some() {
+        h.insert_header("x-litellm-attempted-retries", ctx.retries)?;
+        h.insert_header("x-litellm-attempted-fallbacks", ctx.fallbacks)?;
+    }
     let total = ctx.started.elapsed();
     let overhead = total.saturating_sub(ctx.upstream_time);
     h.insert_header(

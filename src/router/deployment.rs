@@ -3,9 +3,12 @@
 use crate::config::DeploymentConfig;
 use crate::error::GatewayError;
 use crate::providers::{self, ProviderSpec};
+use crate::router::DeploymentState;
+use crate::spend::prices;
 use crate::upstream::Endpoint;
 use http::{HeaderName, HeaderValue};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Deployment {
@@ -23,6 +26,14 @@ pub struct Deployment {
     pub stream_timeout: Option<Duration>,
     pub weight: f64,
     pub order: u64,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    /// Input + output price of one token, for cost-based routing.
+    pub cost_per_token: Option<f64>,
+    /// The context window, for pre-call checks.
+    pub max_input_tokens: Option<u64>,
+    /// What the router has learned about this deployment (kept across reloads).
+    pub state: Arc<DeploymentState>,
     pub mock_response: Option<String>,
     /// Auth, version and configured extra headers, sent on every call.
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -30,7 +41,20 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    pub fn from_config(c: &DeploymentConfig) -> Result<Deployment, String> {
+    pub fn from_config(
+        c: &DeploymentConfig,
+        state: Arc<DeploymentState>,
+    ) -> Result<Deployment, String> {
+        let price_model = c.model_info.base_model.as_deref().unwrap_or(&c.model);
+        let listed = prices::lookup(c.provider.name, price_model);
+        let input_cost = c
+            .model_info
+            .input_cost_per_token
+            .or(listed.and_then(|p| p.input_cost_per_token));
+        let output_cost = c
+            .model_info
+            .output_cost_per_token
+            .or(listed.and_then(|p| p.output_cost_per_token));
         let endpoint = match &c.api_base {
             Some(base) => Endpoint::parse(base),
             None => Err(format!(
@@ -56,6 +80,17 @@ impl Deployment {
                 .or(c.tpm.map(|t| t as f64))
                 .unwrap_or(1.0),
             order: c.order.unwrap_or(u64::MAX),
+            rpm: c.rpm,
+            tpm: c.tpm,
+            cost_per_token: match (input_cost, output_cost) {
+                (None, None) => None,
+                (i, o) => Some(i.unwrap_or(0.0) + o.unwrap_or(0.0)),
+            },
+            max_input_tokens: c
+                .model_info
+                .max_input_tokens
+                .or(listed.and_then(|p| p.max_input_tokens)),
+            state,
             mock_response: c.mock_response.clone(),
             headers: Vec::new(),
             extra_params: c.extra_params.clone(),
@@ -83,6 +118,11 @@ impl Deployment {
         self.endpoint.as_ref().map_err(|e| {
             GatewayError::internal(format!("deployment {} is misconfigured: {e}", self.id))
         })
+    }
+
+    /// Whether a prompt of `tokens` fits the context window (unknown windows fit anything).
+    pub fn fits(&self, tokens: u64) -> bool {
+        self.max_input_tokens.is_none_or(|max| tokens <= max)
     }
 
     pub fn extra_param(&self, name: &str) -> Option<&str> {

@@ -1,23 +1,36 @@
-//! Model groups and the choice of a deployment for each request.
+//! Model groups and the choice of a deployment for each attempt.
 //!
 //! Every `model_list` entry with the same `model_name` joins one group; wildcard names
-//! (`openai/*`, `*`) match requested models by pattern. A request picks one deployment of its
-//! group: the lowest `order` tier first, then a weighted shuffle within it (LiteLLM's
-//! `simple-shuffle`).
+//! (`openai/*`, `*`) match requested models by pattern; `model_group_alias` adds names. Within a
+//! group, the lowest `order` tier with an available deployment (healthy, not cooling down, not
+//! already failed in this request, big enough) is used, and the routing strategy picks in it.
 
 mod deployment;
+pub mod failure;
+pub mod health;
+pub mod policy;
+pub mod state;
+pub mod strategy;
 
 pub use deployment::Deployment;
+pub use failure::FailureClass;
+pub use policy::RoutingPolicy;
+pub use state::DeploymentState;
 
 use crate::config::DeploymentConfig;
 use crate::error::GatewayError;
-use rand::Rng;
+use dashmap::DashMap;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+use strategy::PickInput;
+
+/// Router state per deployment id, kept across config reloads.
+pub type StateRegistry = DashMap<String, Arc<DeploymentState>>;
 
 pub struct ModelGroup {
     pub name: Arc<str>,
-    /// Sorted by `order`, so the first tier is a prefix.
+    /// Sorted by `order`, so each tier is a run.
     pub deployments: Vec<Arc<Deployment>>,
 }
 
@@ -25,23 +38,37 @@ pub struct ModelTable {
     groups: HashMap<String, Arc<ModelGroup>>,
     /// (pattern, group), most specific (longest) pattern first.
     wildcards: Vec<(String, Arc<ModelGroup>)>,
+    /// `model_group_alias`: alias → group name.
+    group_aliases: HashMap<String, String>,
     /// Aliases in config order, for `/v1/models`.
     aliases: Vec<Arc<str>>,
 }
 
-/// The deployment chosen for one request.
-pub struct Selection {
+/// A requested model resolved to its group.
+pub struct Resolved {
     pub group: Arc<ModelGroup>,
-    pub deployment: Arc<Deployment>,
-    /// The provider's model for this call: the deployment's, with a wildcard filled in.
-    pub upstream_model: String,
+    /// The name the answer reports as its group (the requested name for wildcards).
+    pub group_name: Arc<str>,
+    /// What `*` matched, for wildcard groups.
+    pub wildcard: Option<String>,
+}
+
+/// Why no deployment could be chosen.
+pub struct NoDeployment {
+    /// Soonest end of a cooldown, when deployments are cooling down.
+    pub retry_in: Option<Duration>,
 }
 
 impl ModelTable {
-    pub fn build(configs: &[DeploymentConfig]) -> Result<ModelTable, String> {
+    pub fn build(
+        configs: &[DeploymentConfig],
+        group_aliases: HashMap<String, String>,
+        states: &StateRegistry,
+    ) -> Result<ModelTable, String> {
         let mut by_name: Vec<(String, Vec<Arc<Deployment>>)> = Vec::new();
         for c in configs {
-            let d = Arc::new(Deployment::from_config(c)?);
+            let state = states.entry(c.id.clone()).or_default().clone();
+            let d = Arc::new(Deployment::from_config(c, state)?);
             match by_name.iter_mut().find(|(n, _)| *n == c.model_name) {
                 Some((_, ds)) => ds.push(d),
                 None => by_name.push((c.model_name.clone(), vec![d])),
@@ -50,6 +77,7 @@ impl ModelTable {
         let mut table = ModelTable {
             groups: HashMap::new(),
             wildcards: Vec::new(),
+            group_aliases,
             aliases: Vec::new(),
         };
         for (name, mut deployments) in by_name {
@@ -65,6 +93,13 @@ impl ModelTable {
                 table.groups.insert(name, group);
             }
         }
+        for (alias, target) in &table.group_aliases {
+            if !table.groups.contains_key(target) {
+                return Err(format!(
+                    "model_group_alias {alias:?} points to unknown model group {target:?}"
+                ));
+            }
+        }
         table
             .wildcards
             .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
@@ -75,28 +110,109 @@ impl ModelTable {
         &self.aliases
     }
 
-    pub fn select(&self, requested: &str) -> Result<Selection, GatewayError> {
-        if let Some(group) = self.groups.get(requested) {
-            let deployment = pick(&group.deployments);
-            return Ok(Selection {
-                upstream_model: deployment.model.clone(),
+    pub fn has_group(&self, name: &str) -> bool {
+        self.groups.contains_key(name) || self.group_aliases.contains_key(name)
+    }
+
+    /// Every deployment, for health checks and `/health`.
+    pub fn deployments(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<Deployment>)> {
+        self.groups
+            .values()
+            .chain(self.wildcards.iter().map(|(_, g)| g))
+            .flat_map(|g| g.deployments.iter().map(move |d| (&g.name, d)))
+    }
+
+    pub fn resolve(&self, requested: &str) -> Result<Resolved, GatewayError> {
+        let name = self
+            .group_aliases
+            .get(requested)
+            .map(String::as_str)
+            .unwrap_or(requested);
+        if let Some(group) = self.groups.get(name) {
+            return Ok(Resolved {
+                group_name: Arc::clone(&group.name),
                 group: Arc::clone(group),
-                deployment,
+                wildcard: None,
             });
         }
         for (pattern, group) in &self.wildcards {
             if let Some(captured) = match_wildcard(pattern, requested) {
-                let deployment = pick(&group.deployments);
-                let upstream_model = deployment.model.replacen('*', captured, 1);
-                return Ok(Selection {
+                return Ok(Resolved {
                     group: Arc::clone(group),
-                    deployment,
-                    upstream_model,
+                    group_name: Arc::from(requested),
+                    wildcard: Some(captured.to_string()),
                 });
             }
         }
         Err(GatewayError::unknown_model(requested))
     }
+}
+
+/// Picks the deployment for one attempt: lowest available `order` tier, then the strategy.
+/// Deployments in `tried` are avoided while any other is available.
+pub fn choose(
+    group: &ModelGroup,
+    policy: &RoutingPolicy,
+    tried: &[Arc<Deployment>],
+    input: &PickInput,
+) -> Result<Arc<Deployment>, NoDeployment> {
+    let mut soonest: Option<Duration> = None;
+    for avoid_tried in [true, false] {
+        let mut tier_start = 0;
+        while tier_start < group.deployments.len() {
+            let order = group.deployments[tier_start].order;
+            let tier_len = group.deployments[tier_start..]
+                .iter()
+                .take_while(|d| d.order == order)
+                .count();
+            let tier = &group.deployments[tier_start..tier_start + tier_len];
+            tier_start += tier_len;
+            let available: Vec<&Arc<Deployment>> = tier
+                .iter()
+                .filter(|d| {
+                    if avoid_tried && tried.iter().any(|t| Arc::ptr_eq(t, d)) {
+                        return false;
+                    }
+                    if let Some(left) = d.state.cooldown_left(input.now) {
+                        soonest = Some(soonest.map_or(left, |s| s.min(left)));
+                        return false;
+                    }
+                    d.state.is_healthy()
+                        && (!policy.pre_call_checks || d.fits(input.estimated_tokens))
+                })
+                .collect();
+            if available.is_empty() {
+                continue;
+            }
+            let mut rng = rand::thread_rng();
+            if let Some(i) = policy.strategy.pick(&available, input, &mut rng) {
+                return Ok(Arc::clone(available[i]));
+            }
+        }
+    }
+    Err(NoDeployment { retry_in: soonest })
+}
+
+/// LiteLLM's answer when a whole group is cooling down or unavailable.
+pub fn no_deployment_error(
+    requested: &str,
+    policy: &RoutingPolicy,
+    none: &NoDeployment,
+) -> GatewayError {
+    let wait = none
+        .retry_in
+        .unwrap_or(policy.cooldown)
+        .as_secs_f64()
+        .ceil()
+        .max(1.0);
+    GatewayError::new(
+        429,
+        "rate_limit_error",
+        format!(
+            "No deployments available for selected model, Try again in {wait} seconds. Passed model={requested}. pre-call-checks={}",
+            policy.pre_call_checks
+        ),
+    )
 }
 
 /// What `*` matched, if `name` fits `pattern` (one `*`, e.g. `openai/*`, `*`, `gpt-4*`).
@@ -109,43 +225,9 @@ fn match_wildcard<'a>(pattern: &str, name: &'a str) -> Option<&'a str> {
     (!captured.is_empty()).then_some(captured)
 }
 
-/// Weighted random choice within the lowest `order` tier. Weights come from `weight`, else
-/// `rpm`, else `tpm`, else are equal, as in LiteLLM's simple-shuffle.
-fn pick(deployments: &[Arc<Deployment>]) -> Arc<Deployment> {
-    let first_order = deployments[0].order;
-    let tier_len = deployments
-        .iter()
-        .take_while(|d| d.order == first_order)
-        .count();
-    let tier = &deployments[..tier_len];
-    if tier.len() == 1 {
-        return Arc::clone(&tier[0]);
-    }
-    let total: f64 = tier.iter().map(|d| d.weight).sum();
-    let mut rng = rand::thread_rng();
-    if total <= 0.0 {
-        return Arc::clone(&tier[rng.gen_range(0..tier.len())]);
-    }
-    let mut x = rng.gen_range(0.0..total);
-    for d in tier {
-        if x < d.weight {
-            return Arc::clone(d);
-        }
-        x -= d.weight;
-    }
-    Arc::clone(&tier[tier.len() - 1])
+pub fn now() -> Instant {
+    Instant::now()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcards_capture_the_rest() {
-        assert_eq!(match_wildcard("openai/*", "openai/gpt-4o"), Some("gpt-4o"));
-        assert_eq!(match_wildcard("*", "anything"), Some("anything"));
-        assert_eq!(match_wildcard("gpt-4*-mini", "gpt-4o-mini"), Some("o"));
-        assert_eq!(match_wildcard("openai/*", "groq/x"), None);
-        assert_eq!(match_wildcard("openai/*", "openai/"), None);
-    }
-}
+mod tests;

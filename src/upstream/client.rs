@@ -52,6 +52,10 @@ impl Default for UpstreamClient {
 }
 
 impl UpstreamClient {
+    pub fn resolver(&self) -> &Arc<Resolver> {
+        &self.resolver
+    }
+
     pub async fn send(
         &self,
         req: UpstreamRequest<'_>,

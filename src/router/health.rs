@@ -1,0 +1,121 @@
+//! Active health checks (`general_settings.background_health_checks`): a background service
+//! probes every deployment's base URL each `health_check_interval` with pingora-load-balancing's
+//! HTTP health check; a deployment that fails leaves the rotation until a probe succeeds again.
+
+use super::Deployment;
+use crate::state::Gateway;
+use crate::upstream::Resolver;
+use async_trait::async_trait;
+use pingora::lb::health_check::{HealthCheck, HttpHealthCheck};
+use pingora::lb::Backend;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long one probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct HealthChecker {
+    pub gateway: Arc<Gateway>,
+}
+
+#[async_trait]
+impl BackgroundService for HealthChecker {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        loop {
+            let snapshot = self.gateway.snapshot.load_full();
+            let general = &snapshot.config.general;
+            let interval = Duration::from_secs_f64(general.health_check_interval);
+            if general.background_health_checks {
+                let probes = snapshot.models.deployments().map(|(_, d)| {
+                    let d = Arc::clone(d);
+                    let resolver = Arc::clone(self.gateway.upstream.resolver());
+                    async move {
+                        let outcome = probe(&d, &resolver).await;
+                        record(&d, outcome);
+                    }
+                });
+                futures_join_all(probes).await;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+/// Runs the probes concurrently without pulling in a futures crate.
+async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
+    probes: impl Iterator<Item = F>,
+) {
+    let handles: Vec<_> = probes.map(tokio::spawn).collect();
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+fn record(d: &Deployment, outcome: Result<(), String>) {
+    let was = d.state.is_healthy();
+    match outcome {
+        Ok(()) => {
+            d.state.set_healthy(true);
+            d.state.set_health_error(None);
+            if !was {
+                log::info!("deployment {} ({}) is healthy again", d.id, d.api_base);
+            }
+        }
+        Err(e) => {
+            d.state.set_healthy(false);
+            if was {
+                log::warn!(
+                    "deployment {} ({}) failed its health check: {e}",
+                    d.id,
+                    d.api_base
+                );
+            }
+            d.state.set_health_error(Some(e));
+        }
+    }
+}
+
+/// One probe: GET `{api_base}/models`. Any answer below 500 means the provider is up (a 401
+/// still proves it is reachable); connect errors, timeouts and 5xx mean it is not.
+pub async fn probe(d: &Deployment, resolver: &Arc<Resolver>) -> Result<(), String> {
+    if d.mock_response.is_some() {
+        return Ok(());
+    }
+    let endpoint = d.endpoint().map_err(|e| e.message)?;
+    let addr = resolver.resolve(&endpoint.host, endpoint.port).await?;
+    let mut check = HttpHealthCheck::new(&endpoint.authority, endpoint.tls);
+    check.peer_template.sni = endpoint.host.clone();
+    check.peer_template.options.connection_timeout = Some(PROBE_TIMEOUT);
+    check.peer_template.options.total_connection_timeout = Some(PROBE_TIMEOUT);
+    check.peer_template.options.read_timeout = Some(PROBE_TIMEOUT);
+    check.req.set_uri(
+        endpoint
+            .path_for("/models", None)
+            .parse()
+            .map_err(|e| format!("bad probe path: {e}"))?,
+    );
+    for (name, value) in &d.headers {
+        let _ = check.req.insert_header(name.clone(), value.clone());
+    }
+    check.validator = Some(Box::new(|resp| {
+        if resp.status.as_u16() < 500 {
+            Ok(())
+        } else {
+            pingora::Error::e_explain(
+                pingora::ErrorType::HTTPStatus(resp.status.as_u16()),
+                "server error",
+            )
+        }
+    }));
+    let backend = Backend::new(&addr.to_string()).map_err(|e| e.to_string())?;
+    match tokio::time::timeout(PROBE_TIMEOUT * 2, check.check(&backend)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("health check timed out".into()),
+    }
+}

@@ -1,0 +1,3 @@
+//! Prices and cost. Spend accounting, budgets and the flusher join here.
+
+pub mod prices;
