@@ -32,3 +32,42 @@ pub fn readiness() -> Bytes {
         .to_string(),
     )
 }
+
+/// `GET /health`: every deployment as healthy or not, by the background health checks and
+/// cooldowns, in LiteLLM's shape. No secrets: provider keys and headers are never listed.
+pub fn health(models: &ModelTable) -> Bytes {
+    let now = std::time::Instant::now();
+    let mut healthy = Vec::new();
+    let mut unhealthy = Vec::new();
+    for (group, d) in models.deployments() {
+        let mut entry = json!({
+            "model": format!("{}/{}", d.provider.name, d.model),
+            "model_name": &**group,
+            "model_id": d.id,
+            "api_base": d.api_base,
+        });
+        let cooling = d.state.cooldown_left(now);
+        if d.state.is_healthy() && cooling.is_none() {
+            healthy.push(entry);
+        } else {
+            let error = match (d.state.health_error(), cooling) {
+                (Some(e), _) => e.to_string(),
+                (None, Some(left)) => {
+                    format!("cooling down for {:.1} more seconds", left.as_secs_f64())
+                }
+                (None, None) => "unhealthy".to_string(),
+            };
+            entry["error"] = json!(error);
+            unhealthy.push(entry);
+        }
+    }
+    Bytes::from(
+        json!({
+            "healthy_count": healthy.len(),
+            "unhealthy_count": unhealthy.len(),
+            "healthy_endpoints": healthy,
+            "unhealthy_endpoints": unhealthy,
+        })
+        .to_string(),
+    )
+}

@@ -57,12 +57,18 @@ impl ProxyHttp for TollgateProxy {
                 "invalid_request_error",
                 "Method Not Allowed",
             )),
-            Route::Models | Route::Llm(_) => {
+            Route::Models | Route::Health | Route::Llm(_) => {
                 match auth::authenticate(
                     snapshot.master_key.as_ref(),
                     &session.req_header().headers,
                 ) {
                     Err(e) => Err(e),
+                    Ok(_caller) if route == Route::Health => {
+                        let body = api::health(&snapshot.models);
+                        respond::json(session, ctx, 200, body, None)
+                            .await
+                            .map_err(internal)
+                    }
                     Ok(_caller) if route == Route::Models => {
                         let body = api::models_list(&snapshot.models);
                         respond::json(session, ctx, 200, body, None)

@@ -7,6 +7,7 @@ use http::Method;
 pub enum Route {
     Llm(Operation),
     Models,
+    Health,
     Liveliness,
     Readiness,
     NotFound,
@@ -27,6 +28,7 @@ pub fn classify(method: &Method, path: &str) -> Route {
         "/completions" => (Route::Llm(Operation::Completion), Method::POST),
         "/embeddings" => (Route::Llm(Operation::Embedding), Method::POST),
         "/models" => (Route::Models, Method::GET),
+        "/health" => (Route::Health, Method::GET),
         "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::GET),
         "/health/readiness" => (Route::Readiness, Method::GET),
         _ => return Route::NotFound,

@@ -114,7 +114,7 @@ def test_upstream_429_retry_after_reaches_the_client(gw):
 
 def test_deployment_timeout_is_408(mock, start_gateway):
     slow = openai_deployment(mock, "slow", timeout=1)
-    gw = start_gateway(basic_config(mock, slow))
+    gw = start_gateway(dict(basic_config(mock, slow), router_settings={"num_retries": 0}))
     t0 = time.monotonic()
     r = gw.post("/v1/chat/completions", dict(CHAT, model="slow", mock={"delay_ms": 5000}))
     elapsed = time.monotonic() - t0
@@ -124,7 +124,7 @@ def test_deployment_timeout_is_408(mock, start_gateway):
 
 def test_stream_timeout_bounds_time_to_first_byte(mock, start_gateway):
     slow = openai_deployment(mock, "slow-stream", stream_timeout=1)
-    gw = start_gateway(basic_config(mock, slow))
+    gw = start_gateway(dict(basic_config(mock, slow), router_settings={"num_retries": 0}))
     r = gw.post(
         "/v1/chat/completions", dict(CHAT, model="slow-stream", stream=True, mock={"delay_ms": 5000})
     )
