@@ -88,3 +88,25 @@ def test_unknown_keys_warn_but_load():
     r = run_check({"model_list": [{"model_name": "a", "litellm_params": {"model": "openai/a", "api_key": "k"}}], "mystery_section": {"x": 1}})
     assert r.returncode == 0, r.stderr
     assert "mystery_section" in r.stderr
+
+
+def test_router_settings_errors_are_reported():
+    cfg = """
+model_list:
+  - model_name: a
+    litellm_params: {model: openai/a, api_key: k}
+router_settings:
+  retry_policy: {RateLimitErrorRetries: 2, TypoErrorRetries: 1}
+  allowed_fails: -1
+"""
+    r = run_check(cfg)
+    assert r.returncode != 0
+    assert "router_settings.retry_policy.TypoErrorRetries: unknown error class" in r.stderr
+    assert "router_settings.allowed_fails: expected a whole number" in r.stderr
+
+
+def test_fallback_to_unknown_group_is_an_error():
+    r = run_check({"model_list": [{"model_name": "a", "litellm_params": {"model": "openai/a", "api_key": "k"}}],
+                   "router_settings": {"fallbacks": [{"a": ["nope"]}]}})
+    assert r.returncode != 0
+    assert 'unknown model group "nope"' in r.stderr

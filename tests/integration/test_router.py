@@ -269,3 +269,22 @@ def test_broken_stream_keeps_gateway_healthy(mock, start_gateway):
             lines = [line for line in r.iter_lines() if line]
         assert '"error"' in lines[-2] and lines[-1] == "data: [DONE]"
     assert chat(gw).status_code == 200
+
+
+def test_stream_stalled_midway_ends_with_an_error_event(mock, start_gateway):
+    gw = start_gateway(config([dep(mock, "g", "stalls", stream_timeout=1)], router={"num_retries": 0}))
+    t0 = time.monotonic()
+    with httpx.stream(
+        "POST",
+        gw.url("/v1/chat/completions"),
+        headers={"Authorization": f"Bearer {MASTER_KEY}"},
+        json=dict(CHAT, model="g", stream=True, mock={"chunks": 3, "chunk_delay_ms": 4000}),
+        timeout=15,
+    ) as r:
+        assert r.status_code == 200
+        lines = [line for line in r.iter_lines() if line]
+    assert time.monotonic() - t0 < 3.5, "the stall is cut at the stream timeout"
+    err = json.loads(lines[-2][len("data: "):])["error"]
+    assert err["code"] == "408"
+    assert lines[-1] == "data: [DONE]"
+    assert chat(gw).status_code == 200
