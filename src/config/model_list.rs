@@ -45,6 +45,9 @@ pub struct ModelInfo {
     pub output_cost_per_token: Option<f64>,
     pub max_input_tokens: Option<u64>,
     pub max_output_tokens: Option<u64>,
+    /// Health checks make a real one-token completion with this model (LiteLLM's setting for
+    /// wildcard deployments) instead of probing the base URL.
+    pub health_check_model: Option<String>,
 }
 
 /// Named credentials (`credential_list`) that deployments use through `litellm_credential_name`.
@@ -327,6 +330,7 @@ fn read_model_info(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Model
         "output_cost_per_token" => info.output_cost_per_token = v.number(env, diag),
         "max_input_tokens" => info.max_input_tokens = v.count(env, diag),
         "max_output_tokens" | "max_tokens" => info.max_output_tokens = v.count(env, diag),
+        "health_check_model" => info.health_check_model = v.string(env, diag),
         // model_info is free-form in LiteLLM (descriptions, capability flags, ...).
         _ => {}
     });

@@ -32,6 +32,8 @@ pub struct Deployment {
     pub cost_per_token: Option<f64>,
     /// The context window, for pre-call checks.
     pub max_input_tokens: Option<u64>,
+    /// Health checks call this model with a one-token completion, when set.
+    pub health_check_model: Option<String>,
     /// What the router has learned about this deployment (kept across reloads).
     pub state: Arc<DeploymentState>,
     pub mock_response: Option<String>,
@@ -90,6 +92,7 @@ impl Deployment {
                 .model_info
                 .max_input_tokens
                 .or(listed.and_then(|p| p.max_input_tokens)),
+            health_check_model: c.model_info.health_check_model.clone(),
             state,
             mock_response: c.mock_response.clone(),
             headers: Vec::new(),

@@ -3,8 +3,12 @@
 //! HTTP health check; a deployment that fails leaves the rotation until a probe succeeds again.
 
 use super::Deployment;
+use crate::canonical::request::Operation;
+use crate::canonical::RequestBody;
+use crate::providers::{self, Call};
 use crate::state::Gateway;
-use crate::upstream::Resolver;
+use crate::upstream::{Resolver, UpstreamRequest};
+use bytes::Bytes;
 use async_trait::async_trait;
 use pingora::lb::health_check::{HealthCheck, HttpHealthCheck};
 use pingora::lb::Backend;
@@ -28,11 +32,15 @@ impl BackgroundService for HealthChecker {
             let general = &snapshot.config.general;
             let interval = Duration::from_secs_f64(general.health_check_interval);
             if general.background_health_checks {
-                let probes = snapshot.models.deployments().map(|(_, d)| {
+                let probes = snapshot.models.deployments().map(|(group, d)| {
                     let d = Arc::clone(d);
-                    let resolver = Arc::clone(self.gateway.upstream.resolver());
+                    let group = Arc::clone(group);
+                    let gateway = Arc::clone(&self.gateway);
                     async move {
-                        let outcome = probe(&d, &resolver).await;
+                        let outcome = match &d.health_check_model {
+                            Some(model) => probe_with_completion(&gateway, &d, &group, model).await,
+                            None => probe(&d, gateway.upstream.resolver()).await,
+                        };
                         record(&d, outcome);
                     }
                 });
@@ -78,6 +86,49 @@ fn record(d: &Deployment, outcome: Result<(), String>) {
             d.state.set_health_error(Some(e));
         }
     }
+}
+
+/// A real minimal completion (`max_tokens: 1`) through the deployment's own provider.
+async fn probe_with_completion(gateway: &Gateway, d: &Deployment, group: &str, model: &str) -> Result<(), String> {
+    let body = serde_json::json!({
+        "model": model,
+        "messages": [{"role": "user", "content": "ping"}],
+        "max_tokens": 1,
+    });
+    let body = RequestBody::parse(Bytes::from(body.to_string()), Operation::Chat).map_err(|e| e.message)?;
+    let upstream_model = model.split_once('/').map_or(model, |(_, m)| m);
+    let call = Call {
+        op: Operation::Chat,
+        body: &body,
+        deployment: d,
+        upstream_model: if d.model.contains('*') { upstream_model } else { &d.model },
+        alias: model,
+        group,
+    };
+    let provider = providers::for_wire(d.provider.wire);
+    let built = provider.build_request(&call).map_err(|e| e.message)?;
+    let endpoint = d.endpoint().map_err(|e| e.message)?;
+    let send = gateway.upstream.send(
+        UpstreamRequest {
+            endpoint,
+            path_and_query: &built.path_and_query,
+            headers: &built.headers,
+            body: built.body,
+        },
+        Some(PROBE_TIMEOUT),
+    );
+    let mut response = match tokio::time::timeout(PROBE_TIMEOUT, send).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Err(format!("{e:?}")),
+        Err(_) => return Err("health check timed out".into()),
+    };
+    let status = response.status();
+    let body = response.read_to_end(64 * 1024).await.unwrap_or_default();
+    if status >= 400 {
+        return Err(provider.translate_error(&call, status, &body).message);
+    }
+    gateway.upstream.release(response).await;
+    Ok(())
 }
 
 /// One probe: GET `{api_base}/models`. Any answer below 500 means the provider is up (a 401

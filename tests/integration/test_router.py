@@ -288,3 +288,20 @@ def test_stream_stalled_midway_ends_with_an_error_event(mock, start_gateway):
     assert err["code"] == "408"
     assert lines[-1] == "data: [DONE]"
     assert chat(gw).status_code == 200
+
+
+def test_health_check_model_makes_a_real_minimal_completion(mock, start_gateway):
+    d = dep(mock, "g", "*")
+    d["model_name"] = "openai/*"
+    d["model_info"] = {"health_check_model": "openai/probe-model"}
+    gw = start_gateway(config([d], general={"background_health_checks": True, "health_check_interval": 1}))
+    deadline = time.monotonic() + 5
+    probes = []
+    while time.monotonic() < deadline and not probes:
+        probes = [r for r in mock.requests() if r.get("body") and r["body"].get("model") == "probe-model"]
+        time.sleep(0.2)
+    assert probes, "no health-check completion reached the mock"
+    assert probes[-1]["body"]["max_tokens"] == 1
+    assert probes[-1]["path"] == "/v1/chat/completions"
+    health = httpx.get(gw.url("/health"), headers={"Authorization": f"Bearer {MASTER_KEY}"}).json()
+    assert health["healthy_count"] == 1
