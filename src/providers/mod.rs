@@ -16,7 +16,15 @@ use crate::router::Deployment;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue};
 pub use registry::{ProviderSpec, Wire};
-pub use upstream_error::upstream_error;
+pub use upstream_error::{provider_error, upstream_error};
+
+/// Seconds since the Unix epoch, for the `created` field of translated answers.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
 /// Everything a provider needs to build one attempt.
 pub struct Call<'a> {
@@ -29,6 +37,8 @@ pub struct Call<'a> {
     pub alias: &'a str,
     /// The model group, for error messages.
     pub group: &'a str,
+    /// Drop params the provider cannot take instead of refusing the request.
+    pub drop_params: bool,
 }
 
 /// The provider-specific part of an upstream request; the client adds host and length.
@@ -71,6 +81,7 @@ pub fn for_wire(wire: Wire) -> &'static dyn Provider {
         Wire::OpenAi => &openai::OpenAi,
         Wire::Azure => &azure::Azure,
         Wire::TextCompletion => &text_completion::TextCompletion,
+        Wire::Anthropic => &anthropic::Anthropic,
         Wire::NotYetSupported => &NotYetSupported,
     }
 }

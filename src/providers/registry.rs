@@ -10,6 +10,8 @@ pub enum Wire {
     Azure,
     /// The legacy `/completions` API; chat requests are converted to a prompt.
     TextCompletion,
+    /// Anthropic's Messages API.
+    Anthropic,
     /// A provider Tollgate recognises but does not translate yet: its deployments load (so
     /// existing configs work, and `mock_response` answers), and real calls get a 501.
     NotYetSupported,
@@ -227,7 +229,15 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         api_key_env: &["OLLAMA_API_KEY"],
         base_suffix: Some("/v1"),
     },
-    not_yet("anthropic", "Anthropic"),
+    ProviderSpec {
+        name: "anthropic",
+        display: "Anthropic",
+        wire: Wire::Anthropic,
+        default_api_base: Some("https://api.anthropic.com"),
+        api_base_env: &["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"],
+        api_key_env: &["ANTHROPIC_API_KEY"],
+        base_suffix: None,
+    },
     not_yet("gemini", "Gemini"),
     not_yet("vertex_ai", "VertexAI"),
     not_yet("vertex_ai_beta", "VertexAI"),

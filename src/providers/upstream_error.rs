@@ -42,6 +42,23 @@ pub fn upstream_error(
             text.chars().take(2000).collect()
         }
     });
+    let kind = kind
+        .map(leak_kind)
+        .unwrap_or_else(|| kind_for_status(status));
+    let mut e = provider_error(provider_display, group, status, &message, kind);
+    e.param = param;
+    e
+}
+
+/// A provider's error, already mapped to a status, message and OpenAI error type, worded as
+/// LiteLLM words it for clients.
+pub fn provider_error(
+    provider_display: &str,
+    group: &str,
+    status: u16,
+    message: &str,
+    kind: &'static str,
+) -> GatewayError {
     let class = exception_class(status);
     let status = if (400..=599).contains(&status) {
         status
@@ -53,8 +70,8 @@ pub fn upstream_error(
         message: format!(
             "litellm.{class}: {class}: {provider_display}Exception - {message}. Received Model Group={group}\nAvailable Model Group Fallbacks=None"
         ),
-        kind: kind.map(leak_kind).unwrap_or_else(|| kind_for_status(status)),
-        param,
+        kind,
+        param: None,
     }
 }
 

@@ -96,9 +96,9 @@ pub async fn call(
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        let retry_after = retry_after(&response.header);
+        let retry_after = retry_after(response.header());
         let error = provider.translate_error(call, status, &body);
-        let upstream_head = Some(response.header.clone());
+        let upstream_head = Some(response.header().clone());
         gateway.upstream.release(response).await;
         return Err(Failure {
             error,
@@ -141,7 +141,7 @@ pub async fn stream_back(
 ) -> Result<(), GatewayError> {
     let provider = providers::for_wire(call.deployment.provider.wire);
     let mut translator = provider.stream_translator(call);
-    respond::stream_head(session, ctx, Some(&response.header))
+    respond::stream_head(session, ctx, Some(response.header()))
         .await
         .map_err(client_gone)?;
     let mut out = BytesMut::with_capacity(4096);
@@ -199,7 +199,7 @@ pub async fn send_whole(
     body: Bytes,
     response: UpstreamResponse,
 ) -> Result<(), GatewayError> {
-    respond::json(session, ctx, status, body, Some(&response.header))
+    respond::json(session, ctx, status, body, Some(response.header()))
         .await
         .map_err(client_gone)?;
     gateway.upstream.release(response).await;

@@ -127,6 +127,12 @@ async fn run_group(
             upstream_model: &upstream_model,
             alias: &request.model,
             group: &group.name,
+            drop_params: request
+                .get::<bool>("drop_params")
+                .ok()
+                .flatten()
+                .or(deployment.drop_params)
+                .unwrap_or(snapshot.config.litellm.drop_params),
         };
         let timeout = deployment.timeout.unwrap_or(snapshot.default_timeout);
         let deadlines = Deadlines {

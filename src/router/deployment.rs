@@ -37,6 +37,8 @@ pub struct Deployment {
     /// What the router has learned about this deployment (kept across reloads).
     pub state: Arc<DeploymentState>,
     pub mock_response: Option<String>,
+    /// `drop_params` set on this deployment.
+    pub drop_params: Option<bool>,
     /// Auth, version and configured extra headers, sent on every call.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     extra_params: HashMap<String, String>,
@@ -95,6 +97,7 @@ impl Deployment {
             health_check_model: c.model_info.health_check_model.clone(),
             state,
             mock_response: c.mock_response.clone(),
+            drop_params: c.drop_params,
             headers: Vec::new(),
             extra_params: c.extra_params.clone(),
         };

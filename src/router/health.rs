@@ -8,8 +8,8 @@ use crate::canonical::RequestBody;
 use crate::providers::{self, Call};
 use crate::state::Gateway;
 use crate::upstream::{Resolver, UpstreamRequest};
-use bytes::Bytes;
 use async_trait::async_trait;
+use bytes::Bytes;
 use pingora::lb::health_check::{HealthCheck, HttpHealthCheck};
 use pingora::lb::Backend;
 use pingora::server::ShutdownWatch;
@@ -89,21 +89,32 @@ fn record(d: &Deployment, outcome: Result<(), String>) {
 }
 
 /// A real minimal completion (`max_tokens: 1`) through the deployment's own provider.
-async fn probe_with_completion(gateway: &Gateway, d: &Deployment, group: &str, model: &str) -> Result<(), String> {
+async fn probe_with_completion(
+    gateway: &Gateway,
+    d: &Deployment,
+    group: &str,
+    model: &str,
+) -> Result<(), String> {
     let body = serde_json::json!({
         "model": model,
         "messages": [{"role": "user", "content": "ping"}],
         "max_tokens": 1,
     });
-    let body = RequestBody::parse(Bytes::from(body.to_string()), Operation::Chat).map_err(|e| e.message)?;
+    let body = RequestBody::parse(Bytes::from(body.to_string()), Operation::Chat)
+        .map_err(|e| e.message)?;
     let upstream_model = model.split_once('/').map_or(model, |(_, m)| m);
     let call = Call {
         op: Operation::Chat,
         body: &body,
         deployment: d,
-        upstream_model: if d.model.contains('*') { upstream_model } else { &d.model },
+        upstream_model: if d.model.contains('*') {
+            upstream_model
+        } else {
+            &d.model
+        },
         alias: model,
         group,
+        drop_params: true,
     };
     let provider = providers::for_wire(d.provider.wire);
     let built = provider.build_request(&call).map_err(|e| e.message)?;

@@ -39,7 +39,6 @@ pub enum UpstreamFailure {
 pub struct UpstreamResponse {
     session: HttpSession,
     peer: HttpPeer,
-    pub header: ResponseHeader,
 }
 
 impl Default for UpstreamClient {
@@ -84,13 +83,7 @@ impl UpstreamClient {
                 .map_err(|e| classify(&e))?;
             let head = build_head(&req).map_err(|e| UpstreamFailure::Unreachable(e.to_string()))?;
             match exchange(&mut session, head, req.body.clone()).await {
-                Ok(header) => {
-                    return Ok(UpstreamResponse {
-                        session,
-                        peer,
-                        header,
-                    })
-                }
+                Ok(()) => return Ok(UpstreamResponse { session, peer }),
                 Err(e) if reused && attempts == 1 && !is_timeout(&e) => continue,
                 Err(e) => return Err(classify(&e)),
             }
@@ -107,8 +100,16 @@ impl UpstreamClient {
 }
 
 impl UpstreamResponse {
+    /// The response head (read before `send` returned).
+    pub fn header(&self) -> &ResponseHeader {
+        static NONE: std::sync::OnceLock<ResponseHeader> = std::sync::OnceLock::new();
+        self.session.response_header().unwrap_or_else(|| {
+            NONE.get_or_init(|| ResponseHeader::from(http::Response::new(()).into_parts().0))
+        })
+    }
+
     pub fn status(&self) -> u16 {
-        self.header.status.as_u16()
+        self.header().status.as_u16()
     }
 
     /// The next piece of the body as it arrived, `None` at its end.
@@ -152,13 +153,13 @@ async fn exchange(
     session: &mut HttpSession,
     head: RequestHeader,
     body: Bytes,
-) -> pingora::Result<ResponseHeader> {
+) -> pingora::Result<()> {
     session.write_request_header(Box::new(head)).await?;
     session.write_request_body(body, true).await?;
     session.finish_request_body().await?;
     session.read_response_header().await?;
     match session.response_header() {
-        Some(h) => Ok(h.clone()),
+        Some(_) => Ok(()),
         None => pingora::Error::e_explain(
             pingora::ErrorType::InvalidHTTPHeader,
             "no response header from upstream",
