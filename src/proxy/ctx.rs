@@ -1,5 +1,6 @@
 //! What the gateway knows about one request as it moves through the hooks.
 
+use super::passthrough;
 use crate::router::Deployment;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ pub struct RequestCtx {
     pub retries: u32,
     /// Groups fallen back to (`x-litellm-attempted-fallbacks`).
     pub fallbacks: u32,
+    /// Set for passthrough routes, which Pingora's proxy loop forwards.
+    pub passthrough: Option<passthrough::Target>,
 }
 
 impl RequestCtx {
@@ -33,6 +36,7 @@ impl RequestCtx {
             head_sent: false,
             retries: 0,
             fallbacks: 0,
+            passthrough: None,
         }
     }
 }

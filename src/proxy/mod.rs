@@ -7,6 +7,7 @@ mod attempt;
 mod body;
 mod ctx;
 mod llm_call;
+mod passthrough;
 mod respond;
 mod routes;
 
@@ -57,6 +58,27 @@ impl ProxyHttp for TollgateProxy {
                 "invalid_request_error",
                 "Method Not Allowed",
             )),
+            Route::Passthrough => {
+                let headers = &session.req_header().headers;
+                if let Err(e) = auth::authenticate(snapshot.master_key.as_ref(), headers) {
+                    respond::error(session, ctx, &e, None).await?;
+                    return Ok(true);
+                }
+                let uri = session.req_header().uri.clone();
+                let Some((provider, rest)) = passthrough::split_path(uri.path()) else {
+                    return Ok(false);
+                };
+                match passthrough::target(&self.gateway, &snapshot, provider, rest, uri.query())
+                    .await
+                {
+                    Ok(target) => {
+                        ctx.passthrough = Some(target);
+                        // Pingora's proxy loop takes it from here.
+                        return Ok(false);
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Route::Models | Route::Health | Route::Llm(_) => {
                 match auth::authenticate(
                     snapshot.master_key.as_ref(),
@@ -98,10 +120,25 @@ impl ProxyHttp for TollgateProxy {
     async fn upstream_peer(
         &self,
         _session: &mut Session,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        // Every route is answered in `request_filter`; passthrough routes will use this hook.
-        Error::e_explain(ErrorType::HTTPStatus(404), "no upstream for this route")
+        // Only passthrough routes reach the proxy loop; everything else is answered above.
+        match &ctx.passthrough {
+            Some(target) => Ok(Box::new(target.peer())),
+            None => Error::e_explain(ErrorType::HTTPStatus(404), "no upstream for this route"),
+        }
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(target) = &ctx.passthrough {
+            target.rewrite(upstream_request)?;
+        }
+        Ok(())
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {

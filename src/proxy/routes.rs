@@ -10,6 +10,8 @@ pub enum Route {
     Health,
     Liveliness,
     Readiness,
+    /// `/anthropic/*`, `/gemini/*`, `/openai/*`: forwarded untouched.
+    Passthrough,
     NotFound,
     MethodNotAllowed,
 }
@@ -31,6 +33,7 @@ pub fn classify(method: &Method, path: &str) -> Route {
         "/health" => (Route::Health, Method::GET),
         "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::GET),
         "/health/readiness" => (Route::Readiness, Method::GET),
+        _ if super::passthrough::split_path(path).is_some() => return Route::Passthrough,
         _ => return Route::NotFound,
     };
     if *method == allowed || (*method == Method::HEAD && allowed == Method::GET) {

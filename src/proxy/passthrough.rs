@@ -1,0 +1,185 @@
+//! Passthrough routes: `/anthropic/*`, `/gemini/*`, `/openai/*` forward the rest of the path to
+//! the provider with the gateway's credentials for it and the client's body untouched. These go
+//! through Pingora's own proxy loop (`upstream_peer` and friends), which streams bodies of any
+//! size both ways.
+
+use crate::error::GatewayError;
+use crate::providers::registry;
+use crate::state::{Gateway, Snapshot};
+use crate::upstream::Endpoint;
+use http::{HeaderName, HeaderValue};
+use pingora::http::RequestHeader;
+use pingora::upstreams::peer::HttpPeer;
+use std::net::SocketAddr;
+
+/// Where one passthrough request goes.
+pub struct Target {
+    addr: SocketAddr,
+    endpoint: Endpoint,
+    path_and_query: String,
+    auth: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Client headers that carry the gateway key; never forwarded.
+const CLIENT_KEY_HEADERS: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "x-litellm-api-key",
+    "x-goog-api-key",
+];
+
+/// The provider a passthrough path names, and the rest of the path.
+pub fn split_path(path: &str) -> Option<(&'static str, &str)> {
+    for provider in ["anthropic", "gemini", "openai"] {
+        if let Some(rest) = path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(provider))
+        {
+            if rest.starts_with('/') {
+                return Some((provider, rest));
+            }
+        }
+    }
+    None
+}
+
+pub async fn target(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    provider: &str,
+    rest: &str,
+    query: Option<&str>,
+) -> Result<Target, GatewayError> {
+    let (endpoint, auth) = credentials(snapshot, provider)?;
+    // A configured base may carry the API version (`.../v1beta`); the client's path has it too.
+    let base = strip_version(&endpoint.base_path);
+    let mut path_and_query = format!("{base}{rest}");
+    if let Some(q) = query {
+        path_and_query.push('?');
+        path_and_query.push_str(q);
+    }
+    let addr = gateway
+        .upstream
+        .resolver()
+        .resolve(&endpoint.host, endpoint.port)
+        .await
+        .map_err(|e| GatewayError::upstream_unreachable(provider, provider, &e))?;
+    Ok(Target {
+        addr,
+        endpoint,
+        path_and_query,
+        auth,
+    })
+}
+
+/// The endpoint and auth headers for a provider: from its first configured deployment, else
+/// from its default base URL and API-key environment variable.
+fn credentials(
+    snapshot: &Snapshot,
+    provider: &str,
+) -> Result<(Endpoint, Vec<(HeaderName, HeaderValue)>), GatewayError> {
+    let from_deployment =
+        snapshot.models.deployments().map(|(_, d)| d).find(|d| {
+            d.provider.name == provider && d.mock_response.is_none() && d.endpoint().is_ok()
+        });
+    if let Some(d) = from_deployment {
+        let endpoint = d.endpoint()?.clone();
+        let auth = d
+            .headers
+            .iter()
+            .filter(|(n, _)| *n != http::header::CONTENT_TYPE)
+            .cloned()
+            .collect();
+        return Ok((endpoint, auth));
+    }
+    let spec = registry::lookup(provider)
+        .ok_or_else(|| GatewayError::not_found(format!("unknown provider {provider}")))?;
+    let base = spec.default_api_base.ok_or_else(|| {
+        GatewayError::not_found(format!("no {provider} deployment is configured"))
+    })?;
+    let endpoint = Endpoint::parse(base).map_err(GatewayError::internal)?;
+    let key = spec
+        .api_key_env
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .unwrap_or_default();
+    let auth = match provider {
+        "anthropic" => vec![("x-api-key", key)],
+        "gemini" => vec![("x-goog-api-key", key)],
+        _ => vec![("authorization", format!("Bearer {key}"))],
+    };
+    let auth = auth
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty() && v != "Bearer ")
+        .filter_map(|(n, v)| Some((HeaderName::from_static(n), HeaderValue::from_str(&v).ok()?)))
+        .collect();
+    Ok((endpoint, auth))
+}
+
+fn strip_version(base_path: &str) -> &str {
+    match base_path.rsplit_once('/') {
+        Some((head, last))
+            if last.starts_with('v') && last[1..].starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            head
+        }
+        _ => base_path,
+    }
+}
+
+impl Target {
+    pub fn peer(&self) -> HttpPeer {
+        HttpPeer::new(self.addr, self.endpoint.tls, self.endpoint.host.clone())
+    }
+
+    /// Points the request at the provider with the provider's credentials, not the client's.
+    pub fn rewrite(&self, req: &mut RequestHeader) -> pingora::Result<()> {
+        for h in CLIENT_KEY_HEADERS {
+            req.remove_header(*h);
+        }
+        let uri = self.path_and_query.parse().map_err(|_| {
+            pingora::Error::explain(
+                pingora::ErrorType::InvalidHTTPHeader,
+                "bad passthrough path",
+            )
+        })?;
+        req.set_uri(uri);
+        req.insert_header(http::header::HOST, self.endpoint.authority.as_str())?;
+        for (name, value) in &self.auth {
+            req.insert_header(name.clone(), value.clone())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_provider_prefixes() {
+        assert_eq!(
+            split_path("/anthropic/v1/models"),
+            Some(("anthropic", "/v1/models"))
+        );
+        assert_eq!(
+            split_path("/gemini/v1beta/models/x:generateContent"),
+            Some(("gemini", "/v1beta/models/x:generateContent"))
+        );
+        assert_eq!(
+            split_path("/openai/v1/files"),
+            Some(("openai", "/v1/files"))
+        );
+        assert_eq!(split_path("/openaix/v1"), None);
+        assert_eq!(split_path("/v1/chat/completions"), None);
+    }
+
+    #[test]
+    fn strips_a_trailing_version_only() {
+        assert_eq!(strip_version("/v1beta"), "");
+        assert_eq!(strip_version("/openai/v1"), "/openai");
+        assert_eq!(strip_version("/proxy/anthropic"), "/proxy/anthropic");
+        assert_eq!(strip_version(""), "");
+    }
+}

@@ -1,0 +1,37 @@
+"""Passthrough routes: the rest of the path goes to the provider with the gateway's credentials
+for it; the client's body is untouched and the gateway key never forwarded."""
+
+import hashlib
+import json
+
+from conftest import MASTER_KEY, PROVIDER_KEY, assert_openai_error, basic_config
+
+
+def test_openai_passthrough_forwards_path_body_and_provider_key(mock, start_gateway):
+    gw = start_gateway(basic_config(mock))
+    mock.clear()
+    raw = json.dumps({"model": "client-chosen-model", "messages": [{"role": "user", "content": "hi"}], "extra": [1, 2]}).encode()
+    r = gw.post("/openai/v1/chat/completions?trace=1", raw, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"] == "Hello from the mock provider."
+    rec = mock.last()
+    assert rec["path"] == "/v1/chat/completions"
+    assert rec["query"] == "trace=1"
+    assert rec["headers"]["authorization"] == f"Bearer {PROVIDER_KEY}"
+    assert all(MASTER_KEY not in v for v in rec["headers"].values())
+    assert rec["body_sha256"] == hashlib.sha256(raw).hexdigest(), "the body passes untouched"
+
+
+def test_passthrough_streams(mock, start_gateway):
+    gw = start_gateway(basic_config(mock))
+    r = gw.post("/openai/v1/chat/completions", {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 200
+    assert r.text.rstrip().endswith("data: [DONE]")
+
+
+def test_passthrough_needs_the_gateway_key(mock, start_gateway):
+    gw = start_gateway(basic_config(mock))
+    before = mock.count()
+    assert_openai_error(gw.post("/openai/v1/chat/completions", {"model": "m"}, key=None), 401)
+    assert_openai_error(gw.post("/openai/v1/chat/completions", {"model": "m"}, key="sk-wrong"), 401)
+    assert mock.count() == before
