@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tollgate::config;
+use tollgate::credentials::vertex_tokens::VertexTokenRefresher;
 use tollgate::proxy::TollgateProxy;
 use tollgate::router::health::HealthChecker;
 use tollgate::state::Gateway;
@@ -77,6 +78,10 @@ fn main() -> ExitCode {
         HealthChecker {
             gateway: Arc::clone(&gateway),
         },
+    ));
+    server.add_service(pingora::services::background::background_service(
+        "vertex token refresh",
+        VertexTokenRefresher::new(Arc::clone(&gateway)),
     ));
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,

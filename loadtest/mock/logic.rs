@@ -6,6 +6,8 @@ use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::markers;
+
 pub const DEFAULT_REPLY: &str = "Hello from the mock provider.";
 /// Upper bound on `mock.chunks`, so a typo cannot make the mock allocate
 /// gigabytes of repeated reply text.
@@ -26,22 +28,35 @@ pub struct Behaviour {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub break_after_chunks: Option<usize>,
     pub usage: Option<Value>,
+    /// Answer with a call to this function (arguments [`TOOL_ARGS`]).
+    pub tool: Option<String>,
 }
 
-/// Builds the behaviour of a request. `Err` carries a message for a 400
-/// answer: malformed control input is reported rather than silently ignored,
-/// so a typo in a test shows up at once.
+/// The arguments of every mock tool call.
+pub const TOOL_ARGS: &str = r#"{"location":"Paris"}"#;
+
+/// Builds the behaviour of a request from the `mock` body object, the
+/// `x-mock-*` headers, `[mock:..]` markers in `user_text` (the last user
+/// message) and the model name, in that priority. `Err` carries a message
+/// for a 400 answer: malformed control input is reported rather than
+/// silently ignored, so a typo in a test shows up at once.
 pub fn parse_behaviour(
     mock: Option<&Value>,
     header_status: Option<&str>,
     header_delay_ms: Option<&str>,
     model: Option<&str>,
+    user_text: Option<&str>,
 ) -> Result<Behaviour, String> {
     let mut b = Behaviour::default();
     let (model_status, model_delay) = model.map(model_directives).unwrap_or_default();
+    let marks = user_text
+        .map(markers::parse)
+        .transpose()?
+        .unwrap_or_default();
 
     let mut mock_status = None;
     let mut mock_delay = None;
+    let mut mock_chunk_delay = None;
     match mock {
         None | Some(Value::Null) => {}
         Some(Value::Object(fields)) => {
@@ -55,7 +70,10 @@ pub fn parse_behaviour(
                     "error_body" => b.error_body = Some(value.clone()),
                     "delay_ms" => mock_delay = Some(value.as_u64().ok_or_else(|| field("ms"))?),
                     "chunk_delay_ms" => {
-                        b.chunk_delay_ms = value.as_u64().ok_or_else(|| field("ms"))?
+                        mock_chunk_delay = Some(value.as_u64().ok_or_else(|| field("ms"))?)
+                    }
+                    "tool" => {
+                        b.tool = Some(value.as_str().ok_or_else(|| field("a string"))?.into())
                     }
                     "chunks" => {
                         let n = value.as_u64().ok_or_else(|| field("an integer"))?;
@@ -113,10 +131,24 @@ pub fn parse_behaviour(
         None => None,
     };
 
-    b.status = mock_status.or(header_status).or(model_status);
-    b.delay_ms = mock_delay.or(header_delay).or(model_delay).unwrap_or(0);
+    b.status = mock_status
+        .or(header_status)
+        .or(marks.status)
+        .or(model_status);
+    b.delay_ms = mock_delay
+        .or(header_delay)
+        .or(marks.delay_ms)
+        .or(model_delay)
+        .unwrap_or(0);
     b.delay_ms = b.delay_ms.min(MAX_DELAY_MS);
-    b.chunk_delay_ms = b.chunk_delay_ms.min(MAX_DELAY_MS);
+    b.chunk_delay_ms = mock_chunk_delay
+        .or(marks.chunk_delay_ms)
+        .unwrap_or(0)
+        .min(MAX_DELAY_MS);
+    b.chunks = b.chunks.or(marks.chunks);
+    b.break_after_chunks = b.break_after_chunks.or(marks.break_after_chunks);
+    b.tool = b.tool.or(marks.tool);
+    b.reply = b.reply.or(marks.reply);
     Ok(b)
 }
 
@@ -283,39 +315,7 @@ pub fn embedding_vector(input: &[u8]) -> [f32; 8] {
 /// OpenAI answers it.
 pub fn embedding_base64(v: &[f32]) -> String {
     let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-    base64(&bytes)
-}
-
-pub fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for group in bytes.chunks(3) {
-        let n = group
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | (b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= group.len() {
-                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| {
-            [
-                DIGITS[(b >> 4) as usize] as char,
-                DIGITS[(b & 15) as usize] as char,
-            ]
-        })
-        .collect()
+    crate::encoding::base64(&bytes)
 }
 
 #[cfg(test)]
@@ -375,15 +375,22 @@ mod tests {
     #[test]
     fn behaviour_priority_mock_then_header_then_model() {
         let mock = json!({"status": 429, "delay_ms": 5});
-        let b = parse_behaviour(Some(&mock), Some("500"), Some("7"), Some("status-503")).unwrap();
+        let b = parse_behaviour(
+            Some(&mock),
+            Some("500"),
+            Some("7"),
+            Some("status-503"),
+            None,
+        )
+        .unwrap();
         assert_eq!((b.status, b.delay_ms), (Some(429), 5));
-        let b = parse_behaviour(None, Some("500"), Some("7"), Some("status-503")).unwrap();
+        let b = parse_behaviour(None, Some("500"), Some("7"), Some("status-503"), None).unwrap();
         assert_eq!((b.status, b.delay_ms), (Some(500), 7));
-        let b = parse_behaviour(None, None, None, Some("openai/status-503")).unwrap();
+        let b = parse_behaviour(None, None, None, Some("openai/status-503"), None).unwrap();
         assert_eq!(b.status, Some(503));
-        let b = parse_behaviour(None, None, None, Some("slow-250-a")).unwrap();
+        let b = parse_behaviour(None, None, None, Some("slow-250-a"), None).unwrap();
         assert_eq!((b.status, b.delay_ms), (None, 250));
-        let b = parse_behaviour(None, None, None, Some("gpt-4o")).unwrap();
+        let b = parse_behaviour(None, None, None, Some("gpt-4o"), None).unwrap();
         assert_eq!(b, Behaviour::default());
     }
 
@@ -392,7 +399,7 @@ mod tests {
         let mock = json!({"reply": "hi there", "chunks": 3, "chunk_delay_ms": 10,
             "headers": {"x-extra": "1"}, "break_after_chunks": 2, "usage": {"total_tokens": 1},
             "error_body": {"oops": true}});
-        let b = parse_behaviour(Some(&mock), None, None, None).unwrap();
+        let b = parse_behaviour(Some(&mock), None, None, None, None).unwrap();
         assert_eq!(b.reply.as_deref(), Some("hi there"));
         assert_eq!(
             (b.chunks, b.chunk_delay_ms, b.break_after_chunks),
@@ -414,13 +421,13 @@ mod tests {
             json!("status"),
         ] {
             assert!(
-                parse_behaviour(Some(&bad), None, None, None).is_err(),
+                parse_behaviour(Some(&bad), None, None, None, None).is_err(),
                 "{bad}"
             );
         }
-        assert!(parse_behaviour(None, Some("abc"), None, None).is_err());
-        assert!(parse_behaviour(None, None, Some("-5"), None).is_err());
-        assert!(parse_behaviour(Some(&Value::Null), None, None, None).is_ok());
+        assert!(parse_behaviour(None, Some("abc"), None, None, None).is_err());
+        assert!(parse_behaviour(None, None, Some("-5"), None, None).is_err());
+        assert!(parse_behaviour(Some(&Value::Null), None, None, None, None).is_ok());
     }
 
     #[test]
@@ -440,11 +447,28 @@ mod tests {
 
     #[test]
     fn encodings() {
-        assert_eq!(base64(b"hello"), "aGVsbG8=");
-        assert_eq!(base64(b"hi"), "aGk=");
-        assert_eq!(base64(b"abc"), "YWJj");
-        assert_eq!(base64(b""), "");
-        assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
         assert_eq!(embedding_base64(&[1.0]), "AACAPw==");
+    }
+
+    #[test]
+    fn markers_rank_below_mock_and_headers_above_model() {
+        let text = Some("hi [mock:status=429][mock:delay_ms=9][mock:chunks=3][mock:tool=f]");
+        let b = parse_behaviour(None, None, None, Some("status-503"), text).unwrap();
+        assert_eq!((b.status, b.delay_ms, b.chunks), (Some(429), 9, Some(3)));
+        assert_eq!(b.tool.as_deref(), Some("f"));
+        let b = parse_behaviour(None, Some("500"), None, None, text).unwrap();
+        assert_eq!(b.status, Some(500));
+        let mock = json!({"chunks": 2, "tool": "g", "chunk_delay_ms": 4});
+        let b = parse_behaviour(
+            Some(&mock),
+            None,
+            None,
+            None,
+            Some("[mock:chunk_delay_ms=8]"),
+        )
+        .unwrap();
+        assert_eq!((b.chunks, b.chunk_delay_ms), (Some(2), 4));
+        assert_eq!(b.tool.as_deref(), Some("g"));
+        assert!(parse_behaviour(None, None, None, None, Some("[mock:nope=1]")).is_err());
     }
 }

@@ -1,14 +1,30 @@
-//! tollgate-mock: an OpenAI-compatible mock LLM provider for integration and
-//! load tests. It answers chat/completions/embeddings/models on any path
-//! prefix, injects faults on request, and records what it received under
-//! `/__mock/requests` so tests can assert on what the gateway sent upstream.
+//! tollgate-mock: a mock LLM provider for integration and load tests. It
+//! answers in each provider's own wire format on any path prefix (OpenAI
+//! compatible routes, Anthropic, Gemini on AI Studio and Vertex AI with
+//! Google's OAuth token endpoint, Bedrock, SageMaker, Cohere), injects faults
+//! on request (a `mock` body object, `x-mock-*` headers, `[mock:..]` markers
+//! in the last user message, `status-503`/`slow-300` model names), and
+//! records what it received under `/__mock/requests` so tests can assert on
+//! what the gateway sent upstream. Each provider's routes live in its module.
 //!
 //! It must never be the bottleneck of a load test, hence: hyper http1 with
 //! keep-alive, static bytes where possible, no per-request logging, and the
 //! record ring's lock held only for a push or a snapshot.
 
+mod anthropic;
+mod aws;
+mod bedrock;
+mod cohere;
+mod encoding;
+mod eventstream;
+mod gemini;
+mod google_oauth;
 mod logic;
+mod markers;
+mod openai;
 mod record;
+mod reply;
+mod sagemaker;
 mod stream;
 
 use std::convert::Infallible;
@@ -16,35 +32,27 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
-use http::{header, request, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use http::{header, Method, Request};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 
-use logic::Behaviour;
+use anthropic::Via;
+use openai::{error_response, invalid_request, not_found};
 use record::Recorder;
-use stream::{sse, EventBody};
+use reply::{plain, Ctx, Resp, APPLICATION_JSON};
 
 /// Request bodies above this are refused with 413 (tests send up to ~5 MB).
 const MAX_BODY: usize = 64 << 20;
-const DEFAULT_MODEL: &str = "mock-model";
-
-const MODELS_JSON: &[u8] =
-    br#"{"object":"list","data":[{"id":"mock-model","object":"model","created":0,"owned_by":"mock"}]}"#;
-const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
-const APPLICATION_JSON: &str = "application/json";
-const EVENT_STREAM: &str = "text/event-stream";
-
-type MockBody = Either<Full<Bytes>, EventBody>;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,11 +74,14 @@ struct Cli {
     no_record: bool,
 }
 
-struct State {
+pub struct State {
     record: bool,
     /// Provider requests since start; also numbers the response ids.
     requests: AtomicU64,
     recorder: Recorder,
+    /// Access tokens the OAuth token endpoint issued; Vertex routes accept
+    /// exactly `mock-access-token-1..=tokens_issued`.
+    pub tokens_issued: AtomicU64,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +114,7 @@ async fn run(cli: Cli) -> std::io::Result<()> {
         record: !cli.no_record,
         requests: AtomicU64::new(0),
         recorder: Recorder::default(),
+        tokens_issued: AtomicU64::new(0),
     });
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -136,7 +148,7 @@ fn serve(stream: TcpStream, state: Arc<State>) {
     });
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<MockBody> {
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Resp {
     // Control routes are neither counted nor recorded: tests poll them.
     if req.uri().path().starts_with("/__mock/") {
         return control_route(&state, req.method(), req.uri().path());
@@ -152,20 +164,36 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<MockBody>
         // The client went away mid-body; this answer will likely not arrive.
         Err(_) => return error_response(n, 400, &invalid_request("incomplete body"), &[]),
     };
-    let parsed = (!body.is_empty()).then(|| serde_json::from_slice::<Value>(&body));
+    let parsed = serde_json::from_slice::<Value>(&body).ok();
     if state.record {
-        let json = parsed.as_ref().and_then(|p| p.as_ref().ok());
-        state.recorder.push(&parts, &body, json);
+        // A form body (the OAuth token request) is recorded as an object of
+        // its fields; any body that is not JSON also as its text.
+        let form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+            .and_then(|_| encoding::form_json(&body));
+        let json = parsed.as_ref().or(form.as_ref());
+        state.recorder.push(&parts, &body, json, parsed.is_none());
     }
-    provider_route(n, &parts, parsed).await
+    let ctx = Ctx {
+        n,
+        parts: &parts,
+        body: &body,
+        json: parsed.as_ref(),
+        state: &state,
+    };
+    provider_route(&ctx).await
 }
 
-fn control_route(state: &State, method: &Method, path: &str) -> Response<MockBody> {
+fn control_route(state: &State, method: &Method, path: &str) -> Resp {
     let json = |value: Value| plain(200, APPLICATION_JSON, Bytes::from(value.to_string()));
     match (method, path) {
         (&Method::GET, "/__mock/health") => plain(200, "text/plain", Bytes::from_static(b"ok")),
         (&Method::GET, "/__mock/stats") => {
-            json(json!({"requests": state.requests.load(Ordering::Relaxed)}))
+            json(json!({"requests": state.requests.load(Ordering::Relaxed),
+                "tokens_issued": state.tokens_issued.load(Ordering::Relaxed)}))
         }
         (&Method::GET, "/__mock/requests") => {
             plain(200, APPLICATION_JSON, state.recorder.to_json())
@@ -179,357 +207,196 @@ fn control_route(state: &State, method: &Method, path: &str) -> Response<MockBod
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, PartialEq)]
 enum Route {
-    Chat,
-    Completions,
-    Embeddings,
-    Models,
+    OpenAi(openai::Route),
+    AnthropicMessages,
+    AnthropicCountTokens,
+    VertexAnthropic {
+        model: String,
+        stream: bool,
+    },
+    Gemini {
+        model: String,
+        method: gemini::Method,
+        vertex: bool,
+    },
+    GoogleToken,
+    Bedrock {
+        model: String,
+        action: bedrock::Action,
+    },
+    SageMaker {
+        endpoint: String,
+    },
+    CohereChat,
+    CohereEmbed,
 }
 
-/// Routes by path suffix so any provider prefix works (`/v1`, Azure
-/// deployments, Cloudflare accounts, none at all).
+/// Routes by path shape, whatever the prefix before it.
 fn route_of(method: &Method, path: &str) -> Option<Route> {
     let path = path.trim_end_matches('/');
-    match *method {
-        Method::POST if path.ends_with("/chat/completions") => Some(Route::Chat),
-        Method::POST if path.ends_with("/completions") => Some(Route::Completions),
-        Method::POST if path.ends_with("/embeddings") => Some(Route::Embeddings),
-        Method::GET if path.ends_with("/models") => Some(Route::Models),
-        _ => None,
+    if *method != Method::POST {
+        return openai::route_of(method, path).map(Route::OpenAi);
+    }
+    if let Some(route) = google_route(path) {
+        return Some(route);
+    }
+    // The last three segments, last first.
+    let tail: Vec<&str> = path.rsplit('/').take(3).collect();
+    let decode = |s: &str| encoding::percent_decode(s, false);
+    match tail[..] {
+        [action, model, "model"] if bedrock::action_of(action).is_some() => {
+            return Some(Route::Bedrock {
+                model: decode(model),
+                action: bedrock::action_of(action)?,
+            })
+        }
+        ["invocations", endpoint, "endpoints"] => {
+            return Some(Route::SageMaker {
+                endpoint: decode(endpoint),
+            })
+        }
+        _ => {}
+    }
+    let route = match path {
+        p if p.ends_with("/messages/count_tokens") => Route::AnthropicCountTokens,
+        p if p.ends_with("/messages") => Route::AnthropicMessages,
+        p if p.ends_with("/v2/chat") => Route::CohereChat,
+        p if p.ends_with("/v2/embed") => Route::CohereEmbed,
+        p if p.ends_with("/token") => Route::GoogleToken,
+        p => Route::OpenAi(openai::route_of(method, p)?),
+    };
+    Some(route)
+}
+
+/// `.../models/{model}:{method}` (AI Studio), `.../publishers/{google|
+/// anthropic}/models/{model}:{method}` (Vertex AI).
+fn google_route(path: &str) -> Option<Route> {
+    let (resource, verb) = path.rsplit_once(':')?;
+    if verb.contains('/') {
+        return None;
+    }
+    let (parent, model) = resource.rsplit_once("/models/")?;
+    let model = encoding::percent_decode(model, false);
+    let publisher = parent.rsplit_once("/publishers/").map(|(_, p)| p);
+    match (publisher, verb) {
+        (Some("anthropic"), "rawPredict" | "streamRawPredict") => Some(Route::VertexAnthropic {
+            model,
+            stream: verb == "streamRawPredict",
+        }),
+        (Some("anthropic"), _) => None,
+        (publisher, verb) => Some(Route::Gemini {
+            model,
+            method: gemini::method_of(verb)?,
+            vertex: publisher.is_some(),
+        }),
     }
 }
 
-async fn provider_route(
-    n: u64,
-    parts: &request::Parts,
-    parsed: Option<serde_json::Result<Value>>,
-) -> Response<MockBody> {
-    let Some(route) = route_of(&parts.method, parts.uri.path()) else {
-        return error_response(n, 404, &not_found(&parts.method, parts.uri.path()), &[]);
-    };
-    let body = match (route, parsed) {
-        (Route::Models, _) => Map::new(),
-        (_, Some(Ok(Value::Object(body)))) => body,
-        (_, Some(Ok(_))) => {
-            return error_response(
-                n,
-                400,
-                &invalid_request("request body must be a JSON object"),
-                &[],
-            )
-        }
-        (_, _) => {
-            let msg = "We could not parse the JSON body of your request.";
-            return error_response(n, 400, &invalid_request(msg), &[]);
-        }
-    };
-
-    let header = |name: &str| parts.headers.get(name).map(|v| v.to_str().unwrap_or("?"));
-    let model = body.get("model").and_then(Value::as_str);
-    let behaviour = match logic::parse_behaviour(
-        body.get("mock"),
-        header("x-mock-status"),
-        header("x-mock-delay-ms"),
-        model,
-    ) {
-        Ok(b) => b,
-        Err(msg) => return error_response(n, 400, &invalid_request(&msg), &[]),
-    };
-    if behaviour.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(behaviour.delay_ms)).await;
-    }
-    let status = behaviour.status.unwrap_or(200);
-    if status >= 400 {
-        let body = behaviour.error_body.clone().unwrap_or_else(|| {
-            let message = format!("mock error {status}");
-            json!({"error": {"message": message, "type": "mock_error", "param": null, "code": status.to_string()}})
-        });
-        return error_response(n, status, &body, &behaviour.headers);
-    }
-
-    let reply = Answer {
-        n,
-        status,
-        model: model.unwrap_or(DEFAULT_MODEL),
-        created: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        body: &body,
-        behaviour: &behaviour,
+async fn provider_route(ctx: &Ctx<'_>) -> Resp {
+    let (method, path) = (&ctx.parts.method, ctx.parts.uri.path());
+    let Some(route) = route_of(method, path) else {
+        return error_response(ctx.n, 404, &not_found(method, path), &[]);
     };
     match route {
-        Route::Chat => reply.completion(true),
-        Route::Completions => reply.completion(false),
-        Route::Embeddings => reply.embeddings(),
-        Route::Models => respond(
-            n,
-            status,
-            APPLICATION_JSON,
-            Either::Left(Full::new(Bytes::from_static(MODELS_JSON))),
-            &behaviour.headers,
-        ),
-    }
-}
-
-/// What a successful answer is built from.
-struct Answer<'a> {
-    n: u64,
-    status: u16,
-    model: &'a str,
-    created: u64,
-    body: &'a Map<String, Value>,
-    behaviour: &'a Behaviour,
-}
-
-impl Answer<'_> {
-    fn usage(&self, completion_tokens: Option<u64>) -> Value {
-        if let Some(usage) = &self.behaviour.usage {
-            return usage.clone();
+        Route::OpenAi(route) => openai::handle(ctx, route).await,
+        Route::AnthropicMessages => anthropic::messages(ctx, Via::Direct, None, false).await,
+        Route::AnthropicCountTokens => anthropic::count_tokens(ctx).await,
+        Route::VertexAnthropic { model, stream } => {
+            anthropic::messages(ctx, Via::Vertex, Some(&model), stream).await
         }
-        let prompt = logic::prompt_tokens(self.body);
-        match completion_tokens {
-            Some(c) => {
-                json!({"prompt_tokens": prompt, "completion_tokens": c, "total_tokens": prompt + c})
-            }
-            None => json!({"prompt_tokens": prompt, "total_tokens": prompt}),
-        }
+        Route::Gemini {
+            model,
+            method,
+            vertex,
+        } => gemini::handle(ctx, &model, method, vertex).await,
+        Route::GoogleToken => google_oauth::token(ctx).await,
+        Route::Bedrock { model, action } => bedrock::handle(ctx, &model, action).await,
+        Route::SageMaker { endpoint } => sagemaker::handle(ctx, &endpoint).await,
+        Route::CohereChat => cohere::chat(ctx).await,
+        Route::CohereEmbed => cohere::embed(ctx).await,
     }
-
-    fn json(&self, value: &Value) -> Response<MockBody> {
-        let bytes = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
-        respond(
-            self.n,
-            self.status,
-            APPLICATION_JSON,
-            Either::Left(Full::new(bytes)),
-            &self.behaviour.headers,
-        )
-    }
-
-    /// A chat completion (`chat`) or a legacy text completion, whole or streamed.
-    fn completion(&self, chat: bool) -> Response<MockBody> {
-        let reply = logic::reply_text(self.behaviour);
-        let usage = self.usage(Some(logic::completion_tokens(&reply)));
-        let id = format!("{}-mock-{}", if chat { "chatcmpl" } else { "cmpl" }, self.n);
-        let (model, created) = (self.model, self.created);
-        let streamed = self.body.get("stream").and_then(Value::as_bool) == Some(true);
-
-        if !streamed {
-            let value = if chat {
-                json!({"id": id, "object": "chat.completion", "created": created, "model": model,
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                        "logprobs": null, "finish_reason": "stop"}],
-                    "usage": usage, "system_fingerprint": "fp_mock"})
-            } else {
-                json!({"id": id, "object": "text_completion", "created": created, "model": model,
-                    "choices": [{"text": reply, "index": 0, "logprobs": null, "finish_reason": "stop"}],
-                    "usage": usage})
-            };
-            return self.json(&value);
-        }
-
-        let chunk = |choices: Value| {
-            if chat {
-                json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "system_fingerprint": "fp_mock", "choices": choices})
-            } else {
-                json!({"id": id, "object": "text_completion", "created": created, "model": model,
-                    "choices": choices})
-            }
-        };
-        let piece = |text: &str, finish: Value| {
-            if chat {
-                let delta = if finish.is_null() {
-                    json!({"content": text})
-                } else {
-                    json!({})
-                };
-                json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}])
-            } else {
-                json!([{"text": text, "index": 0, "logprobs": null, "finish_reason": finish}])
-            }
-        };
-
-        let pieces = logic::stream_pieces(&reply, self.behaviour.chunks);
-        let mut events = Vec::with_capacity(pieces.len() + 4);
-        if chat {
-            events.push(sse(&chunk(
-                json!([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                "logprobs": null, "finish_reason": null}]),
-            )));
-        }
-        let before_content = events.len();
-        events.extend(pieces.iter().map(|p| sse(&chunk(piece(p, Value::Null)))));
-        events.push(sse(&chunk(piece("", json!("stop")))));
-        let include_usage = self
-            .body
-            .get("stream_options")
-            .and_then(|o| o.get("include_usage"))
-            .and_then(Value::as_bool)
-            == Some(true);
-        if include_usage {
-            let mut last = chunk(json!([]));
-            last["usage"] = usage;
-            events.push(sse(&last));
-        }
-        events.push(Bytes::from_static(DONE_EVENT));
-
-        // Index of the event at which the stream is cut instead of sent.
-        let break_at = self
-            .behaviour
-            .break_after_chunks
-            .map(|k| before_content + k.min(pieces.len()));
-        let body = EventBody::new(events, self.behaviour.chunk_delay_ms, break_at);
-        let mut resp = respond(
-            self.n,
-            self.status,
-            EVENT_STREAM,
-            Either::Right(body),
-            &self.behaviour.headers,
-        );
-        resp.headers_mut()
-            .entry(header::CACHE_CONTROL)
-            .or_insert(HeaderValue::from_static("no-cache"));
-        resp
-    }
-
-    fn embeddings(&self) -> Response<MockBody> {
-        let inputs = match self.body.get("input").map(logic::embedding_inputs) {
-            Some(Ok(inputs)) => inputs,
-            Some(Err(msg)) => {
-                return error_response(self.n, 400, &invalid_request(&msg), &self.behaviour.headers)
-            }
-            None => {
-                return error_response(
-                    self.n,
-                    400,
-                    &invalid_request("'input' is a required property"),
-                    &self.behaviour.headers,
-                )
-            }
-        };
-        let base64 = self.body.get("encoding_format").and_then(Value::as_str) == Some("base64");
-        let data: Vec<Value> = inputs
-            .iter()
-            .enumerate()
-            .map(|(index, input)| {
-                let v = logic::embedding_vector(input);
-                let embedding = if base64 {
-                    json!(logic::embedding_base64(&v))
-                } else {
-                    json!(v)
-                };
-                json!({"object": "embedding", "index": index, "embedding": embedding})
-            })
-            .collect();
-        self.json(&json!({"object": "list", "data": data, "model": self.model, "usage": self.usage(None)}))
-    }
-}
-
-fn invalid_request(message: &str) -> Value {
-    json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}})
-}
-
-fn not_found(method: &Method, path: &str) -> Value {
-    let message = format!("Invalid URL ({method} {path})");
-    json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": "not_found"}})
-}
-
-fn error_response(
-    n: u64,
-    status: u16,
-    body: &Value,
-    extra: &[(HeaderName, HeaderValue)],
-) -> Response<MockBody> {
-    let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
-    let mut resp = respond(
-        n,
-        status,
-        APPLICATION_JSON,
-        Either::Left(Full::new(bytes)),
-        extra,
-    );
-    if status == 429 {
-        resp.headers_mut()
-            .entry(header::RETRY_AFTER)
-            .or_insert(HeaderValue::from_static("1"));
-    }
-    resp
-}
-
-/// A provider response: status, content type, the rate-limit and request-id
-/// headers every provider answer carries, then the `mock.headers` overrides.
-fn respond(
-    n: u64,
-    status: u16,
-    content_type: &'static str,
-    body: MockBody,
-    extra: &[(HeaderName, HeaderValue)],
-) -> Response<MockBody> {
-    let mut resp = plain(status, content_type, Bytes::new());
-    *resp.body_mut() = body;
-    let headers = resp.headers_mut();
-    headers.insert(
-        "x-ratelimit-limit-requests",
-        HeaderValue::from_static("10000"),
-    );
-    headers.insert(
-        "x-ratelimit-remaining-requests",
-        HeaderValue::from_static("9999"),
-    );
-    headers.insert(
-        "x-ratelimit-limit-tokens",
-        HeaderValue::from_static("1000000"),
-    );
-    headers.insert(
-        "x-ratelimit-remaining-tokens",
-        HeaderValue::from_static("999000"),
-    );
-    if let Ok(id) = HeaderValue::try_from(format!("mock-{n}")) {
-        headers.insert("x-request-id", id);
-    }
-    for (name, value) in extra {
-        headers.insert(name.clone(), value.clone());
-    }
-    resp
-}
-
-fn plain(status: u16, content_type: &'static str, body: Bytes) -> Response<MockBody> {
-    let mut resp = Response::new(Either::Left(Full::new(body)));
-    // Statuses are validated to 200..=599 before they get here.
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn post(path: &str) -> Option<Route> {
+        route_of(&Method::POST, path)
+    }
+
     #[test]
-    fn routes_match_any_prefix() {
-        let post = |p: &str| route_of(&Method::POST, p).map(|r| r as u8);
-        assert_eq!(post("/v1/chat/completions"), Some(Route::Chat as u8));
-        assert_eq!(
-            post("/openai/deployments/d/chat/completions"),
-            Some(Route::Chat as u8)
-        );
+    fn openai_routes_keep_working() {
         assert_eq!(
             post("/client/v4/accounts/x/ai/v1/chat/completions/"),
-            Some(Route::Chat as u8)
-        );
-        assert_eq!(post("/v1/completions"), Some(Route::Completions as u8));
-        assert_eq!(post("/embeddings"), Some(Route::Embeddings as u8));
-        assert_eq!(post("/v1/models"), None);
-        assert_eq!(
-            route_of(&Method::GET, "/v1/models").map(|r| r as u8),
-            Some(Route::Models as u8)
+            Some(Route::OpenAi(openai::Route::Chat))
         );
         assert_eq!(
-            route_of(&Method::GET, "/v1/chat/completions").map(|r| r as u8),
-            None
+            route_of(&Method::GET, "/v1/models"),
+            Some(Route::OpenAi(openai::Route::Models))
         );
+        assert_eq!(post("/v1/unknown"), None);
+    }
+
+    #[test]
+    fn provider_routes_by_shape() {
+        assert_eq!(post("/v1/messages"), Some(Route::AnthropicMessages));
+        assert_eq!(
+            post("/anthropic/v1/messages/count_tokens"),
+            Some(Route::AnthropicCountTokens)
+        );
+        let gemini = |model: &str, method, vertex| {
+            Some(Route::Gemini {
+                model: model.into(),
+                method,
+                vertex,
+            })
+        };
+        assert_eq!(
+            post("/v1beta/models/gemini-2.0-flash:generateContent"),
+            gemini("gemini-2.0-flash", gemini::Method::Generate, false)
+        );
+        assert_eq!(
+            post("/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:streamGenerateContent"),
+            gemini("gemini-2.0-flash", gemini::Method::StreamGenerate, true)
+        );
+        assert_eq!(
+            post("/v1beta/models/text-embedding-004:batchEmbedContents"),
+            gemini("text-embedding-004", gemini::Method::BatchEmbed, false)
+        );
+        assert_eq!(
+            post("/v1/projects/p/locations/l/publishers/google/models/text-embedding-005:predict"),
+            gemini("text-embedding-005", gemini::Method::Predict, true)
+        );
+        assert_eq!(
+            post("/v1/projects/p/locations/l/publishers/anthropic/models/claude-sonnet-4@20250514:streamRawPredict"),
+            Some(Route::VertexAnthropic { model: "claude-sonnet-4@20250514".into(), stream: true })
+        );
+        assert_eq!(post("/v1beta/models/m:unknownVerb"), None);
+        assert_eq!(post("/token"), Some(Route::GoogleToken));
+        assert_eq!(
+            post("/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream"),
+            Some(Route::Bedrock {
+                model: "anthropic.claude-3-haiku-20240307-v1:0".into(),
+                action: bedrock::Action::ConverseStream
+            })
+        );
+        assert_eq!(
+            post("/model/amazon.titan-embed-text-v2:0/invoke"),
+            Some(Route::Bedrock {
+                model: "amazon.titan-embed-text-v2:0".into(),
+                action: bedrock::Action::Invoke
+            })
+        );
+        assert_eq!(
+            post("/endpoints/my-tgi/invocations"),
+            Some(Route::SageMaker {
+                endpoint: "my-tgi".into()
+            })
+        );
+        assert_eq!(post("/v2/chat"), Some(Route::CohereChat));
+        assert_eq!(post("/cohere/v2/embed"), Some(Route::CohereEmbed));
     }
 }

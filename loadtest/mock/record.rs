@@ -30,6 +30,10 @@ struct Record<'a> {
     headers: BTreeMap<&'a str, String>,
     body_len: usize,
     body: Option<&'a Value>,
+    /// The body as text when it is not JSON (a form body, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_text: Option<std::borrow::Cow<'a, str>>,
+    /// SHA-256 of the body, hex: also SigV4's payload hash.
     body_sha256: String,
 }
 
@@ -39,8 +43,9 @@ impl Recorder {
         self.ring.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records a request; `json` is its body when that parsed as JSON.
-    pub fn push(&self, parts: &request::Parts, body: &[u8], json: Option<&Value>) {
+    /// Records a request; `json` is its body when that parsed as JSON (or
+    /// a form body as an object); `as_text` also records the body's text.
+    pub fn push(&self, parts: &request::Parts, body: &[u8], json: Option<&Value>, as_text: bool) {
         let mut headers: BTreeMap<&str, String> = BTreeMap::new();
         for (name, value) in &parts.headers {
             let value = String::from_utf8_lossy(value.as_bytes());
@@ -59,7 +64,9 @@ impl Recorder {
             headers,
             body_len: body.len(),
             body: json.filter(|_| body.len() < MAX_RECORDED_BODY),
-            body_sha256: crate::logic::hex(&Sha256::digest(body)),
+            body_text: (as_text && !body.is_empty() && body.len() < MAX_RECORDED_BODY)
+                .then(|| String::from_utf8_lossy(body)),
+            body_sha256: crate::encoding::hex(&Sha256::digest(body)),
         };
         let record = Bytes::from(serde_json::to_vec(&record).unwrap_or_default());
 

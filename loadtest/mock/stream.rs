@@ -14,11 +14,30 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// One server-sent event: `data: <json>\n\n`.
 pub fn sse(value: &Value) -> Bytes {
+    sse_event(None, value, b"\n\n")
+}
+
+/// A named server-sent event (Anthropic, Cohere): `event: <name>\ndata: <json>\n\n`.
+pub fn named_sse(event: &str, value: &Value) -> Bytes {
+    sse_event(Some(event), value, b"\n\n")
+}
+
+/// An event as Google's `alt=sse` streams send it: `data: <json>\r\n\r\n`.
+pub fn sse_crlf(value: &Value) -> Bytes {
+    sse_event(None, value, b"\r\n\r\n")
+}
+
+fn sse_event(event: Option<&str>, value: &Value, end: &[u8]) -> Bytes {
     let mut buf = Vec::with_capacity(256);
+    if let Some(event) = event {
+        buf.extend_from_slice(b"event: ");
+        buf.extend_from_slice(event.as_bytes());
+        buf.push(b'\n');
+    }
     buf.extend_from_slice(b"data: ");
     // Writing a Value into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut buf, value);
-    buf.extend_from_slice(b"\n\n");
+    buf.extend_from_slice(end);
     Bytes::from(buf)
 }
 

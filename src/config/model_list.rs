@@ -245,6 +245,13 @@ fn read_params(
     d.api_version = strings.remove("api_version");
     d.organization = strings.remove("organization");
     d.mock_response = strings.remove("mock_response");
+    match provider.wire {
+        registry::Wire::VertexAi => vertex_defaults(&mut d, &mut strings, env, node.path(), diag),
+        registry::Wire::Bedrock | registry::Wire::Sagemaker | registry::Wire::SagemakerChat => {
+            aws_defaults(&mut d, &mut strings, env)
+        }
+        _ => {}
+    }
     d.api_key = d.api_key.or_else(|| env.first_of(provider.api_key_env));
     d.api_base = d
         .api_base
@@ -255,7 +262,7 @@ fn read_params(
             d.api_base = Some(format!("{}{suffix}", base.trim_end_matches('/')));
         }
     }
-    let needs_base = d.mock_response.is_none() && provider.wire != registry::Wire::NotYetSupported;
+    let needs_base = d.mock_response.is_none();
     if d.api_base.is_none() && needs_base {
         diag.error(
             &format!("{}.api_base", node.path()),
@@ -283,6 +290,93 @@ fn read_params(
     }
     d.extra_params = strings;
     Some(d)
+}
+
+/// Vertex AI: the regional base URL from `vertex_location`, and the service-account key read
+/// once here (from `vertex_credentials`, a file path or inline JSON, else the file named by
+/// GOOGLE_APPLICATION_CREDENTIALS), with `vertex_project` taken from it when unset.
+fn vertex_defaults(
+    d: &mut DeploymentConfig,
+    strings: &mut HashMap<String, String>,
+    env: &EnvSource,
+    path: &str,
+    diag: &mut Diagnostics,
+) {
+    use crate::providers::gemini::{vertex, vertex_auth::ServiceAccount};
+    if d.api_base.is_none() {
+        let location = strings
+            .get("vertex_location")
+            .map(String::as_str)
+            .unwrap_or(vertex::DEFAULT_LOCATION);
+        d.api_base = Some(vertex::default_api_base(location));
+    }
+    let given = strings.get("vertex_credentials").cloned();
+    let source = given.or_else(|| env.get("GOOGLE_APPLICATION_CREDENTIALS"));
+    let Some(source) = source else {
+        if d.mock_response.is_none() {
+            diag.warn(
+                path,
+                "vertex_ai deployment without vertex_credentials or GOOGLE_APPLICATION_CREDENTIALS",
+            );
+        }
+        return;
+    };
+    let json = if source.trim_start().starts_with('{') {
+        source
+    } else {
+        match std::fs::read_to_string(&source) {
+            Ok(text) => text,
+            Err(e) => {
+                diag.error(
+                    &format!("{path}.vertex_credentials"),
+                    format!("cannot read {source}: {e}"),
+                );
+                return;
+            }
+        }
+    };
+    match ServiceAccount::from_json(json.as_bytes()) {
+        Ok(sa) => {
+            if !strings.contains_key("vertex_project") {
+                if let Some(project) = sa.project_id {
+                    strings.insert("vertex_project".into(), project);
+                }
+            }
+            strings.insert("vertex_credentials".into(), json);
+        }
+        Err(e) => diag.error(&format!("{path}.vertex_credentials"), e),
+    }
+}
+
+/// AWS: the regional host (`bedrock-runtime.{region}.amazonaws.com`) when no `api_base` is
+/// given, and the region made explicit so the signature is for the host connected to.
+fn aws_defaults(d: &mut DeploymentConfig, strings: &mut HashMap<String, String>, env: &EnvSource) {
+    use crate::providers::bedrock::credentials::{
+        BEDROCK_RUNTIME, DEFAULT_REGION, SAGEMAKER_RUNTIME,
+    };
+    if d.api_base.is_some() {
+        return;
+    }
+    let arn_region = d
+        .model
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split(':').nth(2))
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    let region = strings
+        .get("aws_region_name")
+        .or_else(|| strings.get("region_name"))
+        .cloned()
+        .or(arn_region)
+        .or_else(|| env.first_of(&["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"]))
+        .unwrap_or_else(|| DEFAULT_REGION.to_string());
+    let service = if d.provider.wire == registry::Wire::Bedrock {
+        BEDROCK_RUNTIME
+    } else {
+        SAGEMAKER_RUNTIME
+    };
+    d.api_base = Some(service.default_api_base(&region));
+    strings.entry("aws_region_name".into()).or_insert(region);
 }
 
 /// The provider's default base URL, with `{ENV_VAR}` placeholders filled in (Cloudflare's has

@@ -3,6 +3,9 @@
 
 pub mod anthropic;
 mod azure;
+pub mod bedrock;
+pub mod cohere;
+pub mod gemini;
 pub mod mock_response;
 pub mod openai;
 pub mod registry;
@@ -39,6 +42,9 @@ pub struct Call<'a> {
     pub group: &'a str,
     /// Drop params the provider cannot take instead of refusing the request.
     pub drop_params: bool,
+    /// `body` is already in this provider's own format (an Anthropic client calling an
+    /// Anthropic deployment): send it as it is and return the answers untouched.
+    pub native: bool,
 }
 
 /// The provider-specific part of an upstream request; the client adds host and length.
@@ -82,32 +88,55 @@ pub fn for_wire(wire: Wire) -> &'static dyn Provider {
         Wire::Azure => &azure::Azure,
         Wire::TextCompletion => &text_completion::TextCompletion,
         Wire::Anthropic => &anthropic::Anthropic,
-        Wire::NotYetSupported => &NotYetSupported,
+        Wire::Gemini => &gemini::Gemini,
+        Wire::VertexAi => &gemini::VertexAi,
+        Wire::Bedrock => &bedrock::Bedrock,
+        Wire::Sagemaker => &bedrock::Sagemaker,
+        Wire::SagemakerChat => &bedrock::SagemakerChat,
+        Wire::Cohere => &cohere::Cohere,
     }
 }
 
-/// Recognised providers whose translation has not landed: configs load, calls get a clear 501.
-struct NotYetSupported;
+/// Hands stream bytes on as they are (for native passthrough).
+pub struct Untouched;
 
-impl Provider for NotYetSupported {
-    fn static_headers(&self, _: &Deployment) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
-        Ok(Vec::new())
+impl StreamTranslator for Untouched {
+    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
+        out.extend_from_slice(chunk);
     }
-    fn build_request(&self, call: &Call<'_>) -> Result<ProviderRequest, GatewayError> {
-        Err(GatewayError::new(
-            501,
-            "not_implemented_error",
-            format!(
-                "provider {:?} is not supported by this Tollgate version yet (model group {})",
-                call.deployment.provider.name, call.group
-            ),
-        ))
+    fn finish(&mut self, _: &mut BytesMut) {}
+}
+
+/// Two translations in a row: provider format → OpenAI → the client's inbound format.
+pub struct Chained {
+    pub inner: Box<dyn StreamTranslator>,
+    pub outer: Box<dyn StreamTranslator>,
+    between: BytesMut,
+}
+
+impl Chained {
+    pub fn new(inner: Box<dyn StreamTranslator>, outer: Box<dyn StreamTranslator>) -> Self {
+        Chained {
+            inner,
+            outer,
+            between: BytesMut::new(),
+        }
     }
-    fn translate_response(&self, _: &Call<'_>, body: Bytes) -> Result<Bytes, GatewayError> {
-        Ok(body)
+}
+
+impl StreamTranslator for Chained {
+    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
+        self.inner.feed(chunk, &mut self.between);
+        if !self.between.is_empty() {
+            let mid = self.between.split();
+            self.outer.feed(&mid, out);
+        }
     }
-    fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
-        openai::OpenAi.stream_translator(call)
+    fn finish(&mut self, out: &mut BytesMut) {
+        self.inner.finish(&mut self.between);
+        let mid = self.between.split();
+        self.outer.feed(&mid, out);
+        self.outer.finish(out);
     }
 }
 

@@ -12,9 +12,18 @@ pub enum Wire {
     TextCompletion,
     /// Anthropic's Messages API.
     Anthropic,
-    /// A provider Tollgate recognises but does not translate yet: its deployments load (so
-    /// existing configs work, and `mock_response` answers), and real calls get a 501.
-    NotYetSupported,
+    /// Google AI Studio's Gemini API.
+    Gemini,
+    /// Vertex AI (Gemini, and Claude through rawPredict).
+    VertexAi,
+    /// Amazon Bedrock's Converse API, SigV4-signed.
+    Bedrock,
+    /// SageMaker endpoints with TGI/LMI payloads.
+    Sagemaker,
+    /// SageMaker endpoints speaking OpenAI's chat format.
+    SagemakerChat,
+    /// Cohere's v2 API.
+    Cohere,
 }
 
 #[derive(Debug)]
@@ -47,18 +56,6 @@ const fn openai_like(
         default_api_base: Some(base),
         api_base_env: &[],
         api_key_env: key_env,
-        base_suffix: None,
-    }
-}
-
-const fn not_yet(name: &'static str, display: &'static str) -> ProviderSpec {
-    ProviderSpec {
-        name,
-        display,
-        wire: Wire::NotYetSupported,
-        default_api_base: None,
-        api_base_env: &[],
-        api_key_env: &[],
         base_suffix: None,
     }
 }
@@ -238,13 +235,80 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         api_key_env: &["ANTHROPIC_API_KEY"],
         base_suffix: None,
     },
-    not_yet("gemini", "Gemini"),
-    not_yet("vertex_ai", "VertexAI"),
-    not_yet("vertex_ai_beta", "VertexAI"),
-    not_yet("bedrock", "Bedrock"),
-    not_yet("sagemaker", "Sagemaker"),
-    not_yet("cohere", "Cohere"),
-    not_yet("cohere_chat", "Cohere"),
+    ProviderSpec {
+        name: "gemini",
+        display: "Gemini",
+        wire: Wire::Gemini,
+        default_api_base: Some("https://generativelanguage.googleapis.com/v1beta"),
+        api_base_env: &["GEMINI_API_BASE"],
+        api_key_env: &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+        base_suffix: None,
+    },
+    // Vertex's base URL follows `vertex_location`; config loading fills it in.
+    ProviderSpec {
+        name: "vertex_ai",
+        display: "VertexAI",
+        wire: Wire::VertexAi,
+        default_api_base: None,
+        api_base_env: &[],
+        api_key_env: &[],
+        base_suffix: None,
+    },
+    ProviderSpec {
+        name: "vertex_ai_beta",
+        display: "VertexAI",
+        wire: Wire::VertexAi,
+        default_api_base: None,
+        api_base_env: &[],
+        api_key_env: &[],
+        base_suffix: None,
+    },
+    // AWS hosts follow the region; config loading fills in `api_base`.
+    ProviderSpec {
+        name: "bedrock",
+        display: "Bedrock",
+        wire: Wire::Bedrock,
+        default_api_base: None,
+        api_base_env: &[],
+        api_key_env: &[],
+        base_suffix: None,
+    },
+    ProviderSpec {
+        name: "sagemaker",
+        display: "Sagemaker",
+        wire: Wire::Sagemaker,
+        default_api_base: None,
+        api_base_env: &[],
+        api_key_env: &[],
+        base_suffix: None,
+    },
+    ProviderSpec {
+        name: "sagemaker_chat",
+        display: "Sagemaker",
+        wire: Wire::SagemakerChat,
+        default_api_base: None,
+        api_base_env: &[],
+        api_key_env: &[],
+        base_suffix: None,
+    },
+    ProviderSpec {
+        name: "cohere",
+        display: "Cohere",
+        wire: Wire::Cohere,
+        default_api_base: Some("https://api.cohere.com"),
+        api_base_env: &["COHERE_API_BASE"],
+        api_key_env: &["COHERE_API_KEY", "CO_API_KEY"],
+        base_suffix: None,
+    },
+    ProviderSpec {
+        name: "cohere_chat",
+        display: "Cohere",
+        wire: Wire::Cohere,
+        default_api_base: Some("https://api.cohere.com"),
+        api_base_env: &["COHERE_API_BASE"],
+        api_key_env: &["COHERE_API_KEY", "CO_API_KEY"],
+        base_suffix: None,
+    },
 ];
 
 pub fn lookup(name: &str) -> Option<&'static ProviderSpec> {

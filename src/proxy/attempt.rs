@@ -5,7 +5,7 @@
 use super::ctx::RequestCtx;
 use super::respond;
 use crate::error::GatewayError;
-use crate::providers::{self, Call};
+use crate::providers::{self, Call, Chained, StreamTranslator};
 use crate::state::Gateway;
 use crate::upstream::{UpstreamFailure, UpstreamRequest, UpstreamResponse};
 use bytes::{Bytes, BytesMut};
@@ -138,9 +138,13 @@ pub async fn stream_back(
     call: &Call<'_>,
     mut response: UpstreamResponse,
     idle_timeout: Duration,
+    outer: Option<Box<dyn StreamTranslator>>,
 ) -> Result<(), GatewayError> {
     let provider = providers::for_wire(call.deployment.provider.wire);
     let mut translator = provider.stream_translator(call);
+    if let Some(outer) = outer {
+        translator = Box::new(Chained::new(translator, outer));
+    }
     respond::stream_head(session, ctx, Some(response.header()))
         .await
         .map_err(client_gone)?;

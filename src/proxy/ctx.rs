@@ -5,7 +5,16 @@ use crate::router::Deployment;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The API format the client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Inbound {
+    #[default]
+    OpenAi,
+    Anthropic,
+}
+
 pub struct RequestCtx {
+    pub inbound: Inbound,
     pub call_id: String,
     pub started: Instant,
     pub group: Option<Arc<str>>,
@@ -27,6 +36,7 @@ pub struct RequestCtx {
 impl RequestCtx {
     pub fn new() -> Self {
         RequestCtx {
+            inbound: Inbound::OpenAi,
             call_id: call_id(),
             started: Instant::now(),
             group: None,

@@ -4,18 +4,29 @@
 
 use super::attempt::{self, Answer, Deadlines, Failure};
 use super::ctx::RequestCtx;
+use super::inbound::{self, Bodies};
 use super::{body, respond};
 use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
 use crate::error::GatewayError;
-use crate::providers::{mock_response, Call};
+use crate::providers::{mock_response, Call, Chained, StreamTranslator, Wire};
 use crate::router::policy::MAX_RETRY_AFTER_WAIT;
 use crate::router::strategy::PickInput;
 use crate::router::{self, Deployment, FailureClass, Resolved};
 use crate::state::{Gateway, Snapshot};
+use bytes::BytesMut;
 use pingora::proxy::Session;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// What every attempt of one call shares.
+struct Job<'a> {
+    gateway: &'a Gateway,
+    snapshot: &'a Snapshot,
+    op: Operation,
+    bodies: Bodies,
+    estimated_tokens: u64,
+}
 
 pub async fn handle(
     gateway: &Gateway,
@@ -25,25 +36,19 @@ pub async fn handle(
     op: Operation,
 ) -> Result<(), GatewayError> {
     let raw = body::read_bounded(session, snapshot.max_request_bytes).await?;
-    let request = RequestBody::parse(raw, op)?;
-    let primary = snapshot.models.resolve(&request.model)?;
-    let estimated_tokens = estimate_tokens(&request);
-
-    let mut resolved = primary;
+    let bodies = inbound::parse(raw, op, ctx.inbound)?;
+    let request = &bodies.canonical;
+    let mut resolved = snapshot.models.resolve(&request.model)?;
+    let job = Job {
+        gateway,
+        snapshot,
+        op,
+        estimated_tokens: estimate_tokens(request),
+        bodies,
+    };
     let mut fallback_queue: Option<Vec<String>> = None;
     loop {
-        let failure = match run_group(
-            gateway,
-            snapshot,
-            session,
-            ctx,
-            op,
-            &request,
-            &resolved,
-            estimated_tokens,
-        )
-        .await
-        {
+        let failure = match run_group(&job, session, ctx, &resolved).await {
             Ok(()) => return Ok(()),
             Err(f) => f,
         };
@@ -51,7 +56,8 @@ pub async fn handle(
         // Fallbacks come from the group the client asked for, as in LiteLLM: a per-request
         // `fallbacks` list, else the configured ones for this kind of failure.
         let queue = fallback_queue.get_or_insert_with(|| {
-            let per_request: Option<Vec<String>> = request.get("fallbacks").ok().flatten();
+            let per_request: Option<Vec<String>> =
+                job.bodies.canonical.get("fallbacks").ok().flatten();
             let mut q = per_request.unwrap_or_else(|| {
                 snapshot
                     .policy
@@ -79,24 +85,24 @@ pub async fn handle(
 }
 
 /// Attempts within one model group: retries go to a different deployment while one is left.
-#[allow(clippy::too_many_arguments)]
 async fn run_group(
-    gateway: &Gateway,
-    snapshot: &Snapshot,
+    job: &Job<'_>,
     session: &mut Session,
     ctx: &mut RequestCtx,
-    op: Operation,
-    request: &RequestBody,
     resolved: &Resolved,
-    estimated_tokens: u64,
 ) -> Result<(), Failure> {
-    let policy = &snapshot.policy;
+    let (snapshot, policy, request) = (job.snapshot, &job.snapshot.policy, &job.bodies.canonical);
     let group = &resolved.group;
     ctx.group = Some(Arc::clone(&resolved.group_name));
-    if policy.pre_call_checks && group.deployments.iter().all(|d| !d.fits(estimated_tokens)) {
+    if policy.pre_call_checks
+        && group
+            .deployments
+            .iter()
+            .all(|d| !d.fits(job.estimated_tokens))
+    {
         return Err(GatewayError::bad_request(format!(
-            "Context Window Exceeded: the request's estimated {estimated_tokens} tokens exceed the max_input_tokens of every deployment of model group {}",
-            group.name
+            "Context Window Exceeded: the request's estimated {} tokens exceed the max_input_tokens of every deployment of model group {}",
+            job.estimated_tokens, group.name
         ))
         .into());
     }
@@ -105,14 +111,14 @@ async fn run_group(
     loop {
         let input = PickInput {
             stream: request.stream,
-            estimated_tokens,
+            estimated_tokens: job.estimated_tokens,
             now: Instant::now(),
         };
         let deployment = router::choose(group, policy, &tried, &input)
             .map_err(|none| router::no_deployment_error(&request.model, policy, &none))?;
         ctx.deployment = Some(Arc::clone(&deployment));
         if let Some(text) = &deployment.mock_response {
-            return answer_locally(session, ctx, op, request, text)
+            return answer_locally(session, ctx, job.op, request, text)
                 .await
                 .map_err(Failure::from);
         }
@@ -120,19 +126,21 @@ async fn run_group(
             Some(captured) => deployment.model.replacen('*', captured, 1),
             None => deployment.model.clone(),
         };
+        // An Anthropic client calling an Anthropic deployment: its body goes as it is.
+        let native = job
+            .bodies
+            .native
+            .as_ref()
+            .filter(|_| deployment.provider.wire == Wire::Anthropic);
         let call = Call {
-            op,
-            body: request,
+            op: job.op,
+            body: native.unwrap_or(request),
             deployment: &deployment,
             upstream_model: &upstream_model,
             alias: &request.model,
             group: &group.name,
-            drop_params: request
-                .get::<bool>("drop_params")
-                .ok()
-                .flatten()
-                .or(deployment.drop_params)
-                .unwrap_or(snapshot.config.litellm.drop_params),
+            drop_params: drop_params(request, &deployment, snapshot),
+            native: native.is_some(),
         };
         let timeout = deployment.timeout.unwrap_or(snapshot.default_timeout);
         let deadlines = Deadlines {
@@ -145,10 +153,11 @@ async fn run_group(
         let state = &deployment.state;
         let _in_flight = state.start_call();
         state.record_request(input.now);
-        state.record_tokens(estimated_tokens, input.now);
+        state.record_tokens(job.estimated_tokens, input.now);
         let sent_at = Instant::now();
-        let outcome = attempt::call(gateway, &call, request.stream, &deadlines).await;
+        let outcome = attempt::call(job.gateway, &call, request.stream, &deadlines).await;
         ctx.upstream_time += sent_at.elapsed();
+        let translate_back = !call.native;
         match outcome {
             Ok(Answer::Whole {
                 status,
@@ -156,14 +165,31 @@ async fn run_group(
                 response,
             }) => {
                 state.record_latency(sent_at.elapsed(), false);
-                return attempt::send_whole(gateway, session, ctx, status, body, response)
+                let body = if translate_back {
+                    inbound::whole_answer(ctx.inbound, body, &request.model)?
+                } else {
+                    body
+                };
+                return attempt::send_whole(job.gateway, session, ctx, status, body, response)
                     .await
                     .map_err(Failure::from);
             }
             Ok(Answer::Stream { response }) => {
-                let result =
-                    attempt::stream_back(gateway, session, ctx, &call, response, deadlines.stream)
-                        .await;
+                let outer = if translate_back {
+                    inbound::outer_stream(ctx.inbound, &request.model)
+                } else {
+                    None
+                };
+                let result = attempt::stream_back(
+                    job.gateway,
+                    session,
+                    ctx,
+                    &call,
+                    response,
+                    deadlines.stream,
+                    outer,
+                )
+                .await;
                 return result.map_err(Failure::from);
             }
             Err(failure) => {
@@ -194,6 +220,16 @@ async fn run_group(
             }
         }
     }
+}
+
+/// The request's `drop_params`, else the deployment's, else `litellm_settings`'.
+fn drop_params(request: &RequestBody, deployment: &Deployment, snapshot: &Snapshot) -> bool {
+    request
+        .get::<bool>("drop_params")
+        .ok()
+        .flatten()
+        .or(deployment.drop_params)
+        .unwrap_or(snapshot.config.litellm.drop_params)
 }
 
 /// How long to wait before the next attempt: nothing when another deployment is left to try;
@@ -237,21 +273,32 @@ async fn answer_locally(
     text: &str,
 ) -> Result<(), GatewayError> {
     match mock_response::answer(op, request, &request.model, text, &ctx.call_id) {
-        mock_response::MockAnswer::Whole(body) => respond::json(session, ctx, 200, body, None)
-            .await
-            .map_err(attempt::client_gone),
+        mock_response::MockAnswer::Whole(body) => {
+            let body = inbound::whole_answer(ctx.inbound, body, &request.model)?;
+            respond::json(session, ctx, 200, body, None)
+                .await
+                .map_err(attempt::client_gone)
+        }
         mock_response::MockAnswer::Stream(events) => {
             respond::stream_head(session, ctx, None)
                 .await
                 .map_err(attempt::client_gone)?;
-            let last = events.len().saturating_sub(1);
-            for (i, e) in events.into_iter().enumerate() {
-                session
-                    .write_response_body(Some(e), i == last)
-                    .await
-                    .map_err(attempt::client_gone)?;
+            let mut translator: Box<dyn StreamTranslator> =
+                match inbound::outer_stream(ctx.inbound, &request.model) {
+                    Some(outer) => {
+                        Box::new(Chained::new(Box::new(crate::providers::Untouched), outer))
+                    }
+                    None => Box::new(crate::providers::Untouched),
+                };
+            let mut out = BytesMut::new();
+            for e in events {
+                translator.feed(&e, &mut out);
             }
-            Ok(())
+            translator.finish(&mut out);
+            session
+                .write_response_body(Some(out.freeze()), true)
+                .await
+                .map_err(attempt::client_gone)
         }
     }
 }

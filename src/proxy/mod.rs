@@ -6,6 +6,7 @@
 mod attempt;
 mod body;
 mod ctx;
+mod inbound;
 mod llm_call;
 mod passthrough;
 mod respond;
@@ -15,6 +16,7 @@ pub use ctx::RequestCtx;
 
 use crate::api;
 use crate::auth;
+use crate::canonical::request::Operation;
 use crate::error::GatewayError;
 use crate::state::Gateway;
 use async_trait::async_trait;
@@ -79,7 +81,17 @@ impl ProxyHttp for TollgateProxy {
                     Err(e) => Err(e),
                 }
             }
-            Route::Models | Route::Health | Route::Llm(_) => {
+            Route::Models
+            | Route::Health
+            | Route::Llm(_)
+            | Route::AnthropicMessages
+            | Route::AnthropicCountTokens => {
+                if matches!(
+                    route,
+                    Route::AnthropicMessages | Route::AnthropicCountTokens
+                ) {
+                    ctx.inbound = ctx::Inbound::Anthropic;
+                }
                 match auth::authenticate(
                     snapshot.master_key.as_ref(),
                     &session.req_header().headers,
@@ -97,9 +109,19 @@ impl ProxyHttp for TollgateProxy {
                             .await
                             .map_err(internal)
                     }
+                    Ok(_caller) if route == Route::AnthropicCountTokens => {
+                        match body::read_bounded(session, snapshot.max_request_bytes).await {
+                            Ok(raw) => {
+                                inbound::count_tokens(&self.gateway, &snapshot, session, ctx, raw)
+                                    .await
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
                     Ok(_caller) => {
-                        let Route::Llm(op) = route else {
-                            unreachable!("matched above")
+                        let op = match route {
+                            Route::Llm(op) => op,
+                            _ => Operation::Chat,
                         };
                         llm_call::handle(&self.gateway, &snapshot, session, ctx, op).await
                     }

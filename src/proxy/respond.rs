@@ -1,7 +1,7 @@
 //! Writing answers to the client: heads with LiteLLM's `x-litellm-*` headers, and the
 //! provider's own headers passed on (`x-ratelimit-*` as they are, all as `llm_provider-*`).
 
-use super::ctx::RequestCtx;
+use super::ctx::{Inbound, RequestCtx};
 use crate::error::GatewayError;
 use bytes::Bytes;
 use http::header;
@@ -85,22 +85,32 @@ pub async fn json(
     session.write_response_body(Some(body), true).await
 }
 
-/// An error: OpenAI's error JSON, or a final SSE error event if a stream already started.
+/// An error in the client's format: OpenAI's (or Anthropic's) error JSON, or a final SSE error
+/// event if a stream already started.
 pub async fn error(
     session: &mut Session,
     ctx: &mut RequestCtx,
     err: &GatewayError,
     upstream: Option<&ResponseHeader>,
 ) -> Result<()> {
+    let anthropic = ctx.inbound == Inbound::Anthropic;
     if ctx.head_sent {
-        session
-            .write_response_body(Some(err.to_sse_event()), false)
-            .await?;
-        return session
-            .write_response_body(Some(Bytes::from_static(b"data: [DONE]\n\n")), true)
-            .await;
+        let event = if anthropic {
+            let body = crate::inbound::anthropic::error_to_anthropic(err);
+            Bytes::from(format!("event: error\ndata: {body}\n\n"))
+        } else {
+            let mut e = err.to_sse_event().to_vec();
+            e.extend_from_slice(b"data: [DONE]\n\n");
+            Bytes::from(e)
+        };
+        return session.write_response_body(Some(event), true).await;
     }
-    json(session, ctx, err.status, err.to_json(), upstream).await
+    let body = if anthropic {
+        Bytes::from(crate::inbound::anthropic::error_to_anthropic(err).to_string())
+    } else {
+        err.to_json()
+    };
+    json(session, ctx, err.status, body, upstream).await
 }
 
 /// The head of an SSE stream; its body follows chunk by chunk.

@@ -6,6 +6,9 @@ use http::Method;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Llm(Operation),
+    /// Anthropic's Messages API (`/v1/messages`), routed like chat.
+    AnthropicMessages,
+    AnthropicCountTokens,
     Models,
     Health,
     Liveliness,
@@ -28,6 +31,10 @@ pub fn classify(method: &Method, path: &str) -> Route {
             (Route::Llm(Operation::Chat), Method::POST)
         }
         "/completions" => (Route::Llm(Operation::Completion), Method::POST),
+        "/messages" | "/anthropic/v1/messages" => (Route::AnthropicMessages, Method::POST),
+        "/messages/count_tokens" | "/anthropic/v1/messages/count_tokens" => {
+            (Route::AnthropicCountTokens, Method::POST)
+        }
         "/embeddings" => (Route::Llm(Operation::Embedding), Method::POST),
         "/models" => (Route::Models, Method::GET),
         "/health" => (Route::Health, Method::GET),

@@ -115,6 +115,7 @@ async fn probe_with_completion(
         alias: model,
         group,
         drop_params: true,
+        native: false,
     };
     let provider = providers::for_wire(d.provider.wire);
     let built = provider.build_request(&call).map_err(|e| e.message)?;

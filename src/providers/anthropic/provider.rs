@@ -6,7 +6,7 @@ use crate::canonical::request::Operation;
 use crate::error::GatewayError;
 use crate::providers::{
     content_type_json, header, provider_error, unix_now, Call, Provider, ProviderRequest,
-    StreamTranslator,
+    StreamTranslator, Untouched,
 };
 use crate::router::Deployment;
 use crate::upstream::Endpoint;
@@ -35,6 +35,13 @@ impl Provider for Anthropic {
         if call.op != Operation::Chat {
             return Err(unsupported_operation(call));
         }
+        if call.native {
+            return Ok(ProviderRequest {
+                path_and_query: messages_path(call.deployment.endpoint()?),
+                headers: call.deployment.headers.clone(),
+                body: call.body.with_model(call.upstream_model),
+            });
+        }
         let opts = request::RequestOptions {
             drop_params: call.drop_params,
             default_max_tokens: DEFAULT_MAX_TOKENS,
@@ -51,6 +58,9 @@ impl Provider for Anthropic {
     }
 
     fn translate_response(&self, call: &Call<'_>, body: Bytes) -> Result<Bytes, GatewayError> {
+        if call.native {
+            return Ok(body);
+        }
         let v: Value = serde_json::from_slice(&body).map_err(|e| {
             GatewayError::new(
                 502,
@@ -63,6 +73,9 @@ impl Provider for Anthropic {
     }
 
     fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
+        if call.native {
+            return Box::new(Untouched);
+        }
         Box::new(stream::StreamDecoder::new(
             call.alias,
             call.body.include_usage,

@@ -1,0 +1,3 @@
+//! Provider credentials that must be fetched and kept fresh off the request path.
+
+pub mod vertex_tokens;

@@ -1,0 +1,116 @@
+//! Clients that speak Anthropic's Messages API (`POST /v1/messages`): the canonical request is
+//! built from theirs, and answers from non-Anthropic deployments are turned back into
+//! Anthropic's shapes. Anthropic deployments get the client's body untouched.
+
+use super::ctx::{Inbound, RequestCtx};
+use super::respond;
+use crate::canonical::request::Operation;
+use crate::canonical::RequestBody;
+use crate::error::GatewayError;
+use crate::inbound::anthropic;
+use crate::providers::{StreamTranslator, Wire};
+use crate::state::{Gateway, Snapshot};
+use crate::upstream::UpstreamRequest;
+use bytes::Bytes;
+use pingora::proxy::Session;
+use std::time::Duration;
+
+/// The client's own body (kept for native passthrough) and the canonical one.
+pub struct Bodies {
+    pub canonical: RequestBody,
+    pub native: Option<RequestBody>,
+}
+
+pub fn parse(raw: Bytes, op: Operation, inbound: Inbound) -> Result<Bodies, GatewayError> {
+    match inbound {
+        Inbound::OpenAi => Ok(Bodies {
+            canonical: RequestBody::parse(raw, op)?,
+            native: None,
+        }),
+        Inbound::Anthropic => {
+            let native = RequestBody::parse(raw, Operation::Chat)?;
+            let canonical = anthropic::messages_to_openai(&native.to_value())?;
+            let bytes = serde_json::to_vec(&canonical)
+                .map_err(|e| GatewayError::internal(e.to_string()))?;
+            Ok(Bodies {
+                canonical: RequestBody::parse(Bytes::from(bytes), Operation::Chat)?,
+                native: Some(native),
+            })
+        }
+    }
+}
+
+/// A whole OpenAI answer in the client's format.
+pub fn whole_answer(inbound: Inbound, body: Bytes, model: &str) -> Result<Bytes, GatewayError> {
+    match inbound {
+        Inbound::OpenAi => Ok(body),
+        Inbound::Anthropic => {
+            let v: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| GatewayError::new(502, "api_error", e.to_string()))?;
+            Ok(Bytes::from(
+                anthropic::openai_to_message(&v, model).to_string(),
+            ))
+        }
+    }
+}
+
+/// The translator from OpenAI SSE to the client's stream format, if it is not OpenAI's.
+pub fn outer_stream(inbound: Inbound, model: &str) -> Option<Box<dyn StreamTranslator>> {
+    match inbound {
+        Inbound::OpenAi => None,
+        Inbound::Anthropic => Some(Box::new(anthropic::OpenAiToAnthropicStream::new(model))),
+    }
+}
+
+/// `POST /v1/messages/count_tokens`: asked of the upstream for Anthropic deployments, estimated
+/// (four bytes a token) for the others, which have no such endpoint.
+pub async fn count_tokens(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    raw: Bytes,
+) -> Result<(), GatewayError> {
+    let native = RequestBody::parse(raw, Operation::Chat)?;
+    let resolved = snapshot.models.resolve(&native.model)?;
+    let anthropic_deployment = resolved.group.deployments.iter().find(|d| {
+        d.provider.wire == Wire::Anthropic && d.mock_response.is_none() && d.endpoint().is_ok()
+    });
+    let Some(d) = anthropic_deployment else {
+        let estimate = (native.raw().len() / 4).max(1);
+        let body = Bytes::from(format!("{{\"input_tokens\":{estimate}}}"));
+        return respond::json(session, ctx, 200, body, None)
+            .await
+            .map_err(super::attempt::client_gone);
+    };
+    let endpoint = d.endpoint()?;
+    let model = match &resolved.wildcard {
+        Some(captured) => d.model.replacen('*', captured, 1),
+        None => d.model.clone(),
+    };
+    let path = format!(
+        "{}/count_tokens",
+        crate::providers::anthropic::messages_path(endpoint)
+    );
+    let send = gateway.upstream.send(
+        UpstreamRequest {
+            endpoint,
+            path_and_query: &path,
+            headers: &d.headers,
+            body: native.with_model(&model),
+        },
+        Some(Duration::from_secs(30)),
+    );
+    let mut response = send.await.map_err(|e| {
+        GatewayError::upstream_unreachable(&resolved.group.name, "Anthropic", &format!("{e:?}"))
+    })?;
+    let status = response.status();
+    let body = response.read_to_end(1024 * 1024).await.map_err(|e| {
+        GatewayError::upstream_unreachable(&resolved.group.name, "Anthropic", &format!("{e:?}"))
+    })?;
+    let head = response.header().clone();
+    gateway.upstream.release(response).await;
+    respond::json(session, ctx, status, body, Some(&head))
+        .await
+        .map_err(super::attempt::client_gone)
+}
