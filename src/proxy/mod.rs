@@ -6,6 +6,7 @@
 mod attempt;
 mod body;
 mod ctx;
+mod dispatch;
 mod inbound;
 mod llm_call;
 mod passthrough;
@@ -14,15 +15,10 @@ mod routes;
 
 pub use ctx::RequestCtx;
 
-use crate::api;
-use crate::auth;
-use crate::canonical::request::Operation;
-use crate::error::GatewayError;
 use crate::state::Gateway;
 use async_trait::async_trait;
 use pingora::prelude::*;
 use pingora::proxy::{ProxyHttp, Session};
-use routes::Route;
 use std::sync::Arc;
 
 pub struct TollgateProxy {
@@ -44,99 +40,19 @@ impl ProxyHttp for TollgateProxy {
             &session.req_header().method,
             session.req_header().uri.path(),
         );
-        let outcome = match route {
-            Route::Liveliness => respond::json(session, ctx, 200, api::liveliness(), None)
-                .await
-                .map_err(internal),
-            Route::Readiness => respond::json(session, ctx, 200, api::readiness(), None)
-                .await
-                .map_err(internal),
-            Route::NotFound => Err(GatewayError::not_found(format!(
-                "Route {} not found",
-                session.req_header().uri.path()
-            ))),
-            Route::MethodNotAllowed => Err(GatewayError::new(
-                405,
-                "invalid_request_error",
-                "Method Not Allowed",
-            )),
-            Route::Passthrough => {
-                let headers = &session.req_header().headers;
-                if let Err(e) = auth::authenticate(snapshot.master_key.as_ref(), headers) {
-                    respond::error(session, ctx, &e, None).await?;
-                    return Ok(true);
-                }
-                let uri = session.req_header().uri.clone();
-                let Some((provider, rest)) = passthrough::split_path(uri.path()) else {
-                    return Ok(false);
-                };
-                match passthrough::target(&self.gateway, &snapshot, provider, rest, uri.query())
-                    .await
-                {
-                    Ok(target) => {
-                        ctx.passthrough = Some(target);
-                        // Pingora's proxy loop takes it from here.
-                        return Ok(false);
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Route::Models
-            | Route::Health
-            | Route::Llm(_)
-            | Route::AnthropicMessages
-            | Route::AnthropicCountTokens => {
-                if matches!(
-                    route,
-                    Route::AnthropicMessages | Route::AnthropicCountTokens
-                ) {
-                    ctx.inbound = ctx::Inbound::Anthropic;
-                }
-                match auth::authenticate(
-                    snapshot.master_key.as_ref(),
-                    &session.req_header().headers,
-                ) {
-                    Err(e) => Err(e),
-                    Ok(_caller) if route == Route::Health => {
-                        let body = api::health(&snapshot.models);
-                        respond::json(session, ctx, 200, body, None)
-                            .await
-                            .map_err(internal)
-                    }
-                    Ok(_caller) if route == Route::Models => {
-                        let body = api::models_list(&snapshot.models);
-                        respond::json(session, ctx, 200, body, None)
-                            .await
-                            .map_err(internal)
-                    }
-                    Ok(_caller) if route == Route::AnthropicCountTokens => {
-                        match body::read_bounded(session, snapshot.max_request_bytes).await {
-                            Ok(raw) => {
-                                inbound::count_tokens(&self.gateway, &snapshot, session, ctx, raw)
-                                    .await
-                            }
-                            Err(e) => Err(e),
-                        }
-                    }
-                    Ok(_caller) => {
-                        let op = match route {
-                            Route::Llm(op) => op,
-                            _ => Operation::Chat,
-                        };
-                        llm_call::handle(&self.gateway, &snapshot, session, ctx, op).await
-                    }
-                }
-            }
-        };
-        if let Err(err) = outcome {
-            if err.status == 499 {
-                // The client is gone; there is no one to answer.
+        match dispatch::serve(&self.gateway, &snapshot, session, ctx, route).await {
+            Ok(dispatch::Next::Answered) => Ok(true),
+            Ok(dispatch::Next::ProxyUpstream) => Ok(false),
+            // The client is gone; there is no one to answer.
+            Err(err) if err.status == 499 => {
                 ctx.status = 499;
-                return Ok(true);
+                Ok(true)
             }
-            respond::error(session, ctx, &err, None).await?;
+            Err(err) => {
+                respond::error(session, ctx, &err, None).await?;
+                Ok(true)
+            }
         }
-        Ok(true)
     }
 
     async fn upstream_peer(
@@ -181,8 +97,4 @@ impl ProxyHttp for TollgateProxy {
             );
         }
     }
-}
-
-fn internal(e: Box<Error>) -> GatewayError {
-    GatewayError::internal(format!("writing the response failed: {e}"))
 }

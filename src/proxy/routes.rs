@@ -19,6 +19,16 @@ pub enum Route {
     MethodNotAllowed,
 }
 
+impl Route {
+    /// Everything but liveness and readiness probes needs a gateway key (when one is set).
+    pub fn needs_key(self) -> bool {
+        !matches!(
+            self,
+            Route::Liveliness | Route::Readiness | Route::NotFound | Route::MethodNotAllowed
+        )
+    }
+}
+
 pub fn classify(method: &Method, path: &str) -> Route {
     // Clients differ on the `/v1` prefix and trailing slashes; LiteLLM serves both forms.
     let path = path

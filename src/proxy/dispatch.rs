@@ -1,0 +1,83 @@
+//! What each route does, once classified: the gateway's own endpoints answer here, LLM calls go
+//! to `llm_call`, passthrough routes are handed back to Pingora's proxy loop.
+
+use super::ctx::{Inbound, RequestCtx};
+use super::routes::Route;
+use super::{attempt, body, inbound, llm_call, passthrough, respond};
+use crate::api;
+use crate::auth;
+use crate::canonical::request::Operation;
+use crate::error::GatewayError;
+use crate::state::{Gateway, Snapshot};
+use pingora::proxy::Session;
+
+pub enum Next {
+    /// The response has been written.
+    Answered,
+    /// Pingora's proxy loop forwards the request (`ctx.passthrough` says where).
+    ProxyUpstream,
+}
+
+pub async fn serve(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    route: Route,
+) -> Result<Next, GatewayError> {
+    if matches!(
+        route,
+        Route::AnthropicMessages | Route::AnthropicCountTokens
+    ) {
+        ctx.inbound = Inbound::Anthropic;
+    }
+    if route.needs_key() {
+        auth::authenticate(snapshot.master_key.as_ref(), &session.req_header().headers)?;
+    }
+    let answer = match route {
+        Route::Liveliness => api::liveliness(),
+        Route::Readiness => api::readiness(),
+        Route::Health => api::health(&snapshot.models),
+        Route::Models => api::models_list(&snapshot.models),
+        Route::Llm(op) => {
+            return answered(llm_call::handle(gateway, snapshot, session, ctx, op).await)
+        }
+        Route::AnthropicMessages => {
+            return answered(
+                llm_call::handle(gateway, snapshot, session, ctx, Operation::Chat).await,
+            )
+        }
+        Route::AnthropicCountTokens => {
+            let raw = body::read_bounded(session, snapshot.max_request_bytes).await?;
+            return answered(inbound::count_tokens(gateway, snapshot, session, ctx, raw).await);
+        }
+        Route::Passthrough => {
+            let uri = session.req_header().uri.clone();
+            let (provider, rest) = passthrough::split_path(uri.path()).ok_or_else(|| {
+                GatewayError::not_found(format!("Route {} not found", uri.path()))
+            })?;
+            ctx.passthrough =
+                Some(passthrough::target(gateway, snapshot, provider, rest, uri.query()).await?);
+            return Ok(Next::ProxyUpstream);
+        }
+        Route::NotFound => {
+            let path = session.req_header().uri.path();
+            return Err(GatewayError::not_found(format!("Route {path} not found")));
+        }
+        Route::MethodNotAllowed => {
+            return Err(GatewayError::new(
+                405,
+                "invalid_request_error",
+                "Method Not Allowed",
+            ))
+        }
+    };
+    respond::json(session, ctx, 200, answer, None)
+        .await
+        .map_err(attempt::client_gone)?;
+    Ok(Next::Answered)
+}
+
+fn answered(outcome: Result<(), GatewayError>) -> Result<Next, GatewayError> {
+    outcome.map(|()| Next::Answered)
+}
