@@ -10,7 +10,8 @@ use tollgate::canonical::RequestBody;
 use tollgate::config;
 use tollgate::providers::openai::PassthroughStream;
 use tollgate::providers::StreamTranslator;
-use tollgate::router::ModelTable;
+use tollgate::router::strategy::PickInput;
+use tollgate::router::{self, ModelTable, RoutingPolicy, StateRegistry};
 
 fn chat_body() -> Bytes {
     let filler =
@@ -45,7 +46,10 @@ fn benches(c: &mut Criterion) {
     let body = chat_body();
     let yaml = "model_list:\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_base: http://127.0.0.1:9/v1\n      api_key: k\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_base: http://127.0.0.1:10/v1\n      api_key: k\n";
     let loaded = config::load_str(yaml).expect("bench config loads");
-    let table = ModelTable::build(&loaded.config.model_list).expect("table builds");
+    let states = StateRegistry::default();
+    let table = ModelTable::build(&loaded.config.model_list, Default::default(), &states)
+        .expect("table builds");
+    let policy = RoutingPolicy::new(&loaded.config.router, &loaded.config.litellm.reliability);
 
     let mut g = c.benchmark_group("request");
     g.throughput(Throughput::Bytes(body.len() as u64));
@@ -54,7 +58,17 @@ fn benches(c: &mut Criterion) {
     });
     let parsed = RequestBody::parse(body.clone(), Operation::Chat).unwrap();
     g.bench_function("select_deployment", |b| {
-        b.iter(|| table.select(black_box("gpt-4o-mini")).unwrap())
+        b.iter(|| {
+            let resolved = table.resolve(black_box("gpt-4o-mini")).unwrap();
+            let input = PickInput {
+                stream: false,
+                estimated_tokens: 600,
+                now: std::time::Instant::now(),
+            };
+            router::choose(&resolved.group, &policy, &[], &input)
+                .ok()
+                .unwrap()
+        })
     });
     g.bench_function("rewrite_model_2kb", |b| {
         b.iter(|| parsed.with_model(black_box("gpt-4o-mini-2024-07-18")))

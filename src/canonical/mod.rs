@@ -3,7 +3,10 @@
 //! plus the spans of their top-level fields, so what passes through unchanged is never
 //! re-serialized.
 
+pub mod chunks;
+pub mod error_text;
 pub mod json_scan;
+pub mod params;
 pub mod request;
 pub mod sse;
 

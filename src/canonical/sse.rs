@@ -1,7 +1,8 @@
 //! Server-sent events, split as they arrive.
 //!
 //! Upstream reads cut events anywhere: mid-line, mid-UTF-8 character, several events in one
-//! read. `EventSplitter` buffers only the unfinished tail and hands out whole events.
+//! read. `EventSplitter` buffers only the unfinished tail and hands out whole events;
+//! `SseDecoder` drives one for a stream translator.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -32,6 +33,49 @@ impl EventSplitter {
 
     pub fn buffered(&self) -> usize {
         self.buf.len()
+    }
+}
+
+/// A translator whose upstream speaks SSE. Turning reads into whole events, and passing over
+/// those without data (comments, keep-alives) or arriving after the translator is done, is the
+/// same for all of them, so it is written once here: each says only what an event's data
+/// means (`on_data`) and what is still owed when the upstream ends (`on_end`).
+pub trait SseDecoder {
+    fn splitter(&mut self) -> &mut EventSplitter;
+
+    /// The translator has ended the answer: later events are read and dropped.
+    fn is_done(&self) -> bool;
+
+    /// The `data:` payload of one whole event.
+    fn on_data(&mut self, data: &[u8], out: &mut BytesMut);
+
+    /// The upstream ended: write whatever the client is still owed.
+    fn on_end(&mut self, out: &mut BytesMut);
+
+    /// One upstream read: every event it completes is handled, the unfinished tail kept.
+    fn feed_sse(&mut self, read: &[u8], out: &mut BytesMut) {
+        self.splitter().push(read);
+        while let Some(event) = self.splitter().next_event() {
+            self.on_event(&event, out);
+        }
+    }
+
+    /// The upstream ended: a last event missing its blank line still counts, then `on_end`.
+    fn finish_sse(&mut self, out: &mut BytesMut) {
+        if let Some(rest) = self.splitter().take_rest() {
+            self.on_event(&rest, out);
+        }
+        self.on_end(out);
+    }
+
+    /// One whole event: its data, unless the translator is done.
+    fn on_event(&mut self, event: &[u8], out: &mut BytesMut) {
+        if self.is_done() {
+            return;
+        }
+        if let Some(data) = event_data(event) {
+            self.on_data(&data, out);
+        }
     }
 }
 

@@ -5,11 +5,9 @@
 //! 500, because LiteLLM raises `InternalServerError` (status 500) for it and clients and
 //! retry policies written against LiteLLM expect that; 529 is also no standard HTTP status.
 
+use crate::canonical::error_text::raw_error_message;
 use crate::error::kind_for_status;
 use serde_json::Value;
-
-/// The longest provider text kept from a body that is not Anthropic's error JSON.
-const MAX_RAW_MESSAGE_CHARS: usize = 2000;
 
 /// `(status, message, openai_type)` for an Anthropic error answer.
 pub fn map_error(status: u16, body: &[u8]) -> (u16, String, &'static str) {
@@ -20,7 +18,7 @@ pub fn map_error(status: u16, body: &[u8]) -> (u16, String, &'static str) {
         .and_then(|e| e.get("message"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| raw_message(status, body));
+        .unwrap_or_else(|| raw_error_message(status, body));
     let status = openai_status(status, anthropic_type);
     let kind = anthropic_type
         .and_then(openai_kind)
@@ -69,16 +67,6 @@ pub(crate) fn openai_kind(anthropic_type: &str) -> Option<&'static str> {
         "api_error" | "overloaded_error" => "internal_server_error",
         _ => return None,
     })
-}
-
-fn raw_message(status: u16, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        text.chars().take(MAX_RAW_MESSAGE_CHARS).collect()
-    }
 }
 
 #[cfg(test)]

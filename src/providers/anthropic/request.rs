@@ -11,6 +11,7 @@
 //! never forwarded: Anthropic rejects fields it does not know.
 
 use super::messages;
+use crate::canonical::params::{self, FunctionTool, UnsupportedParams};
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 
@@ -59,16 +60,14 @@ pub fn to_anthropic_request(
     upstream_model: &str,
     opts: &RequestOptions,
 ) -> Result<Value, GatewayError> {
-    let Some(req) = openai.as_object() else {
-        return Err(GatewayError::bad_request(
-            "the request body must be a JSON object",
-        ));
+    let req = params::request_object(openai)?;
+    let unsupported = UnsupportedParams {
+        provider: "anthropic",
+        model: upstream_model,
+        drop_params: opts.drop_params,
     };
-    check_unsupported(req, upstream_model, opts)?;
-    let messages = req
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| GatewayError::bad_request("messages is required").with_param("messages"))?;
+    unsupported.check(req, UNSUPPORTED.iter().copied(), is_harmless)?;
+    let messages = params::messages(req)?;
     let converted = messages::convert(messages)?;
 
     let mut body = Map::new();
@@ -107,34 +106,6 @@ pub fn to_anthropic_request(
     Ok(Value::Object(body))
 }
 
-fn check_unsupported(
-    req: &Map<String, Value>,
-    model: &str,
-    opts: &RequestOptions,
-) -> Result<(), GatewayError> {
-    let used: Vec<&str> = UNSUPPORTED
-        .iter()
-        .copied()
-        .filter(|name| req.get(*name).is_some_and(|v| !is_harmless(name, v)))
-        .collect();
-    let Some(first) = used.first() else {
-        return Ok(());
-    };
-    if opts.drop_params {
-        return Ok(());
-    }
-    let list = used
-        .iter()
-        .map(|n| format!("'{n}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Err(GatewayError::bad_request(format!(
-        "litellm.UnsupportedParamsError: anthropic does not support parameters: [{list}], for model={model}. \
-         To drop these, set `litellm.drop_params=True` or for proxy:\n\n`litellm_settings:\n drop_params: true`\n"
-    ))
-    .with_param(*first))
-}
-
 /// Values that ask for nothing Anthropic would not do anyway.
 fn is_harmless(name: &str, value: &Value) -> bool {
     match name {
@@ -171,8 +142,9 @@ fn max_tokens(
     Ok(opts.default_max_tokens.saturating_add(budget))
 }
 
-/// LiteLLM's thinking budgets; `minimal` gets Anthropic's minimum budget.
-fn thinking_for_effort(effort: &Value) -> Result<Option<Value>, GatewayError> {
+/// LiteLLM's thinking budgets; `minimal` gets Anthropic's minimum budget. Claude on Bedrock
+/// takes the same (converse.rs).
+pub(crate) fn thinking_for_effort(effort: &Value) -> Result<Option<Value>, GatewayError> {
     let budget = match effort.as_str() {
         Some("none") => return Ok(None),
         Some("minimal" | "low") => 1024,
@@ -265,30 +237,9 @@ fn add_tools(req: &Map<String, Value>, body: &mut Map<String, Value>) -> Result<
 }
 
 fn anthropic_tool(tool: &Value) -> Result<Value, GatewayError> {
-    let function = tool
-        .get("function")
-        .filter(|_| tool.get("type").and_then(Value::as_str) == Some("function"))
-        .ok_or_else(|| {
-            GatewayError::bad_request("only tools of type \"function\" are supported")
-                .with_param("tools")
-        })?;
-    let name = function
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            GatewayError::bad_request("tools[].function.name is required").with_param("tools")
-        })?;
-    let schema = function
-        .get("parameters")
-        .filter(|p| !p.is_null())
-        .cloned()
-        .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
-    let mut out = Map::new();
-    out.insert("name".into(), json!(name));
-    if let Some(description) = function.get("description").and_then(Value::as_str) {
-        out.insert("description".into(), json!(description));
-    }
-    out.insert("input_schema".into(), schema);
+    let function = FunctionTool::read(tool)?;
+    let mut out = function.named();
+    out.insert("input_schema".into(), function.parameters);
     if let Some(cache) = tool.get("cache_control") {
         out.insert("cache_control".into(), cache.clone());
     }

@@ -13,21 +13,13 @@ pub fn to_openai_response(anthropic: &Value, alias: &str, created: u64) -> Value
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let mut text = String::new();
-    let mut reasoning: Option<String> = None;
-    let mut thinking_blocks = Vec::new();
-    let mut tool_uses = Vec::new();
+    let mut answer = Answer::new("id");
     for block in blocks {
         match block.get("type").and_then(Value::as_str) {
-            Some("text") => text.push_str(str_field(block, "text")),
-            Some("tool_use") => tool_uses.push(block),
-            Some("thinking") => {
-                reasoning
-                    .get_or_insert_with(String::new)
-                    .push_str(str_field(block, "thinking"));
-                thinking_blocks.push(block.clone());
-            }
-            Some("redacted_thinking") => thinking_blocks.push(block.clone()),
+            Some("text") => answer.text.push_str(str_field(block, "text")),
+            Some("tool_use") => answer.tool_uses.push(block),
+            Some("thinking") => answer.add_thinking(str_field(block, "thinking"), block.clone()),
+            Some("redacted_thinking") => answer.thinking_blocks.push(block.clone()),
             _ => {}
         }
     }
@@ -35,38 +27,7 @@ pub fn to_openai_response(anthropic: &Value, alias: &str, created: u64) -> Value
         .get("stop_reason")
         .and_then(Value::as_str)
         .unwrap_or("end_turn");
-    let mut finish = finish_reason(stop_reason);
-
-    let mut message = Map::new();
-    message.insert("role".into(), json!("assistant"));
-    if let [only] = tool_uses.as_slice() {
-        if str_field(only, "name") == JSON_MODE_TOOL {
-            // JSON mode: the forced tool's input is the answer (see request.rs).
-            let input = only.get("input").cloned().unwrap_or_else(|| json!({}));
-            text = input.to_string();
-            tool_uses.clear();
-            finish = "stop";
-        }
-    }
-    let content = if text.is_empty() {
-        Value::Null
-    } else {
-        Value::String(text)
-    };
-    message.insert("content".into(), content);
-    if !tool_uses.is_empty() {
-        let calls: Vec<Value> = tool_uses.iter().map(|b| tool_call(b)).collect();
-        message.insert("tool_calls".into(), Value::Array(calls));
-    }
-    if let Some(reasoning) = reasoning {
-        message.insert("reasoning_content".into(), Value::String(reasoning));
-    }
-    if !thinking_blocks.is_empty() {
-        // Kept so clients can send them back on the next turn, as Anthropic requires with
-        // thinking and tool use.
-        message.insert("thinking_blocks".into(), Value::Array(thinking_blocks));
-    }
-
+    let (message, finish) = answer.into_message(finish_reason(stop_reason));
     let usage = anthropic.get("usage").cloned().unwrap_or_else(|| json!({}));
     json!({
         "id": anthropic.get("id").and_then(Value::as_str).unwrap_or_default(),
@@ -75,11 +36,82 @@ pub fn to_openai_response(anthropic: &Value, alias: &str, created: u64) -> Value
         "model": alias,
         "choices": [{
             "index": 0,
-            "message": Value::Object(message),
+            "message": message,
             "finish_reason": finish,
         }],
         "usage": openai_usage(&usage),
     })
+}
+
+/// An answer's content blocks, gathered: Anthropic's, or Converse's, which hold the same
+/// blocks under other names (converse_response.rs), so both become OpenAI's message here.
+pub(crate) struct Answer<'a> {
+    pub text: String,
+    pub reasoning: Option<String>,
+    /// Kept so clients can send them back on the next turn, as Anthropic requires with
+    /// thinking and tool use.
+    pub thinking_blocks: Vec<Value>,
+    /// Tool-use blocks: `name`, `input`, and the call's id under `id_field`.
+    pub tool_uses: Vec<&'a Value>,
+    id_field: &'static str,
+}
+
+impl<'a> Answer<'a> {
+    pub fn new(id_field: &'static str) -> Self {
+        Answer {
+            text: String::new(),
+            reasoning: None,
+            thinking_blocks: Vec::new(),
+            tool_uses: Vec::new(),
+            id_field,
+        }
+    }
+
+    /// A thinking block: its text joins `reasoning_content`, the block itself is kept.
+    pub fn add_thinking(&mut self, thought: &str, block: Value) {
+        self.reasoning
+            .get_or_insert_with(String::new)
+            .push_str(thought);
+        self.thinking_blocks.push(block);
+    }
+
+    /// OpenAI's assistant message and the `finish_reason` to report with it.
+    pub fn into_message(mut self, mut finish: &'static str) -> (Value, &'static str) {
+        if let [only] = self.tool_uses.as_slice() {
+            if str_field(only, "name") == JSON_MODE_TOOL {
+                // JSON mode: the forced tool's input is the answer (see request.rs, and
+                // converse.rs for Bedrock).
+                let input = only.get("input").cloned().unwrap_or_else(|| json!({}));
+                self.text = input.to_string();
+                self.tool_uses.clear();
+                finish = "stop";
+            }
+        }
+        let mut message = Map::new();
+        message.insert("role".into(), json!("assistant"));
+        let content = if self.text.is_empty() {
+            Value::Null
+        } else {
+            Value::String(self.text)
+        };
+        message.insert("content".into(), content);
+        if !self.tool_uses.is_empty() {
+            let id_field = self.id_field;
+            let calls = self
+                .tool_uses
+                .iter()
+                .map(|t| tool_call(t, id_field))
+                .collect();
+            message.insert("tool_calls".into(), Value::Array(calls));
+        }
+        if let Some(reasoning) = self.reasoning {
+            message.insert("reasoning_content".into(), Value::String(reasoning));
+        }
+        if !self.thinking_blocks.is_empty() {
+            message.insert("thinking_blocks".into(), Value::Array(self.thinking_blocks));
+        }
+        (Value::Object(message), finish)
+    }
 }
 
 /// OpenAI's `finish_reason` for Anthropic's `stop_reason`, as LiteLLM maps it (unknown → stop).
@@ -116,12 +148,12 @@ pub(crate) fn openai_usage(usage: &Value) -> Value {
     })
 }
 
-fn tool_call(block: &Value) -> Value {
-    let input = block.get("input").cloned().unwrap_or_else(|| json!({}));
+fn tool_call(tool: &Value, id_field: &str) -> Value {
+    let input = tool.get("input").cloned().unwrap_or_else(|| json!({}));
     json!({
-        "id": str_field(block, "id"),
+        "id": str_field(tool, id_field),
         "type": "function",
-        "function": {"name": str_field(block, "name"), "arguments": input.to_string()},
+        "function": {"name": str_field(tool, "name"), "arguments": input.to_string()},
     })
 }
 

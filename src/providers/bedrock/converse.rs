@@ -17,8 +17,9 @@
 //! refuses `none` unless `drop_params`, and then only drops the choice.)
 
 use super::converse_messages;
+use crate::canonical::params::{self, FunctionTool, UnsupportedParams};
 use crate::error::GatewayError;
-use crate::providers::anthropic::request::JSON_MODE_TOOL;
+use crate::providers::anthropic::request::{thinking_for_effort, JSON_MODE_TOOL};
 use serde_json::{json, Map, Value};
 
 pub struct RequestOptions<'a> {
@@ -54,16 +55,9 @@ const UNSUPPORTED: &[&str] = &[
 const NATIVE: &[&str] = &["guardrailConfig", "performanceConfig", "requestMetadata"];
 
 pub fn to_converse_request(openai: &Value, opts: &RequestOptions) -> Result<Value, GatewayError> {
-    let Some(req) = openai.as_object() else {
-        return Err(GatewayError::bad_request(
-            "the request body must be a JSON object",
-        ));
-    };
+    let req = params::request_object(openai)?;
     check_unsupported(req, opts)?;
-    let messages = req
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| GatewayError::bad_request("messages is required").with_param("messages"))?;
+    let messages = params::messages(req)?;
     let converted = converse_messages::convert(messages)?;
     if converted.messages.is_empty() {
         return Err(GatewayError::bad_request(
@@ -135,29 +129,17 @@ fn present<'a>(req: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 
 fn check_unsupported(req: &Map<String, Value>, opts: &RequestOptions) -> Result<(), GatewayError> {
     let claude = opts.model.contains("anthropic.");
-    let used: Vec<&str> = UNSUPPORTED
+    let names = UNSUPPORTED
         .iter()
         .copied()
-        .chain((!claude).then_some("reasoning_effort"))
-        .filter(|name| req.get(*name).is_some_and(|v| !is_harmless(name, v)))
-        .collect();
-    let Some(first) = used.first() else {
-        return Ok(());
+        .chain((!claude).then_some("reasoning_effort"));
+    let unsupported = UnsupportedParams {
+        provider: "bedrock",
+        model: opts.model,
+        drop_params: opts.drop_params,
     };
-    if opts.drop_params {
-        return Ok(());
-    }
-    let list = used
-        .iter()
-        .map(|n| format!("'{n}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Err(GatewayError::bad_request(format!(
-        "litellm.UnsupportedParamsError: bedrock does not support parameters: [{list}], for model={}. \
-         To drop these, set `litellm.drop_params=True` or for proxy:\n\n`litellm_settings:\n drop_params: true`\n",
-        opts.model
-    ))
-    .with_param(*first))
+    unsupported.check(req, names, is_harmless)?;
+    Ok(())
 }
 
 /// Values that ask for nothing Converse would not do anyway.
@@ -226,23 +208,6 @@ fn stop_sequences(stop: Option<&Value>, drop_params: bool) -> Result<Option<Valu
     Ok((!kept.is_empty()).then_some(Value::Array(kept)))
 }
 
-/// LiteLLM's Claude thinking budgets for `reasoning_effort`.
-fn thinking_for_effort(effort: &Value) -> Result<Option<Value>, GatewayError> {
-    let budget = match effort.as_str() {
-        Some("none") => return Ok(None),
-        Some("minimal" | "low") => 1024,
-        Some("medium") => 2048,
-        Some("high") => 4096,
-        _ => {
-            return Err(GatewayError::bad_request(format!(
-                "Invalid reasoning_effort: {effort}. Must be one of: 'minimal', 'low', 'medium', 'high', 'none'"
-            ))
-            .with_param("reasoning_effort"))
-        }
-    };
-    Ok(Some(json!({"type": "enabled", "budget_tokens": budget})))
-}
-
 /// What the request says about tools, to build `toolConfig` from.
 struct ToolsAsked<'a> {
     req: &'a Map<String, Value>,
@@ -309,30 +274,9 @@ fn supports_tool_choice(model: &str) -> bool {
 }
 
 fn tool_spec(tool: &Value) -> Result<Value, GatewayError> {
-    let function = tool
-        .get("function")
-        .filter(|_| tool.get("type").and_then(Value::as_str) == Some("function"))
-        .ok_or_else(|| {
-            GatewayError::bad_request("only tools of type \"function\" are supported")
-                .with_param("tools")
-        })?;
-    let name = function
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            GatewayError::bad_request("tools[].function.name is required").with_param("tools")
-        })?;
-    let schema = function
-        .get("parameters")
-        .filter(|p| !p.is_null())
-        .cloned()
-        .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
-    let mut spec = Map::new();
-    spec.insert("name".into(), json!(name));
-    if let Some(description) = function.get("description").and_then(Value::as_str) {
-        spec.insert("description".into(), json!(description));
-    }
-    spec.insert("inputSchema".into(), json!({ "json": schema }));
+    let function = FunctionTool::read(tool)?;
+    let mut spec = function.named();
+    spec.insert("inputSchema".into(), json!({ "json": function.parameters }));
     Ok(json!({ "toolSpec": spec }))
 }
 

@@ -3,10 +3,9 @@
 //! `reasoning_content` (and `thinking_blocks`, so clients can send them back), cache token
 //! counts folded into `prompt_tokens`.
 
-use crate::providers::anthropic::request::JSON_MODE_TOOL;
 use crate::providers::anthropic::response as anthropic;
 use ring::rand::{SecureRandom, SystemRandom};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// The OpenAI `chat.completion` for a Converse answer. Missing or odd fields degrade to empty
 /// content and zero usage rather than failing: the upstream already answered 200.
@@ -16,26 +15,24 @@ pub fn to_openai_response(converse: &Value, alias: &str, created: u64) -> Value 
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let mut text = String::new();
-    let mut reasoning: Option<String> = None;
-    let mut thinking_blocks = Vec::new();
-    let mut tool_uses = Vec::new();
+    // Converse's blocks are Anthropic's under other names; its tool-use ids are `toolUseId`.
+    let mut answer = anthropic::Answer::new("toolUseId");
     for block in blocks {
         if let Some(t) = block.get("text").and_then(Value::as_str) {
-            text.push_str(t);
+            answer.text.push_str(t);
         } else if let Some(tool) = block.get("toolUse") {
-            tool_uses.push(tool);
+            answer.tool_uses.push(tool);
         } else if let Some(r) = block.get("reasoningContent") {
             if let Some(rt) = r.get("reasoningText") {
                 let thought = str_field(rt, "text");
-                reasoning.get_or_insert_with(String::new).push_str(thought);
                 let mut b = json!({"type": "thinking", "thinking": thought});
                 if let Some(sig) = rt.get("signature").and_then(Value::as_str) {
                     b["signature"] = json!(sig);
                 }
-                thinking_blocks.push(b);
+                answer.add_thinking(thought, b);
             } else if let Some(data) = r.get("redactedContent").and_then(Value::as_str) {
-                thinking_blocks.push(json!({"type": "redacted_thinking", "data": data}));
+                let b = json!({"type": "redacted_thinking", "data": data});
+                answer.thinking_blocks.push(b);
             }
         }
     }
@@ -43,38 +40,7 @@ pub fn to_openai_response(converse: &Value, alias: &str, created: u64) -> Value 
         .get("stopReason")
         .and_then(Value::as_str)
         .unwrap_or("end_turn");
-    let mut finish = finish_reason(stop_reason);
-    if let [only] = tool_uses.as_slice() {
-        if str_field(only, "name") == JSON_MODE_TOOL {
-            // JSON mode: the forced tool's input is the answer (see converse.rs).
-            text = only
-                .get("input")
-                .cloned()
-                .unwrap_or_else(|| json!({}))
-                .to_string();
-            tool_uses.clear();
-            finish = "stop";
-        }
-    }
-
-    let mut message = Map::new();
-    message.insert("role".into(), json!("assistant"));
-    let content = if text.is_empty() {
-        Value::Null
-    } else {
-        Value::String(text)
-    };
-    message.insert("content".into(), content);
-    if !tool_uses.is_empty() {
-        let calls: Vec<Value> = tool_uses.iter().map(|t| tool_call(t)).collect();
-        message.insert("tool_calls".into(), Value::Array(calls));
-    }
-    if let Some(reasoning) = reasoning {
-        message.insert("reasoning_content".into(), Value::String(reasoning));
-    }
-    if !thinking_blocks.is_empty() {
-        message.insert("thinking_blocks".into(), Value::Array(thinking_blocks));
-    }
+    let (message, finish) = answer.into_message(finish_reason(stop_reason));
     let usage = converse.get("usage").unwrap_or(&Value::Null);
     json!({
         "id": completion_id(),
@@ -83,7 +49,7 @@ pub fn to_openai_response(converse: &Value, alias: &str, created: u64) -> Value 
         "model": alias,
         "choices": [{
             "index": 0,
-            "message": Value::Object(message),
+            "message": message,
             "finish_reason": finish,
         }],
         "usage": openai_usage(usage),
@@ -130,15 +96,6 @@ pub(crate) fn completion_id() -> String {
     let _ = SystemRandom::new().fill(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("chatcmpl-{hex}")
-}
-
-fn tool_call(tool: &Value) -> Value {
-    let input = tool.get("input").cloned().unwrap_or_else(|| json!({}));
-    json!({
-        "id": str_field(tool, "toolUseId"),
-        "type": "function",
-        "function": {"name": str_field(tool, "name"), "arguments": input.to_string()},
-    })
 }
 
 fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {

@@ -13,58 +13,40 @@
 use super::converse_response::{completion_id, finish_reason, openai_usage, token_counts};
 use super::error::{openai_kind, status_for_type};
 use super::eventstream::{EventStreamDecoder, Message};
+use crate::canonical::chunks::ChunkWriter;
 use crate::error::{kind_for_status, GatewayError};
-use crate::providers::anthropic::request::JSON_MODE_TOOL;
+use crate::providers::anthropic::stream::ToolBlocks;
 use crate::providers::StreamTranslator;
 use bytes::BytesMut;
-use serde_json::{json, Value};
-use std::collections::HashMap;
+use serde_json::Value;
 
-/// What a Converse content block turned into on the OpenAI side.
-enum ToolBlock {
-    /// A client tool call, with its OpenAI `tool_calls[].index`.
-    Call(usize),
-    /// The forced JSON-mode tool: its input streams as plain content (see converse.rs).
-    JsonAnswer,
-}
+/// Converse streams one choice.
+const CHOICE: u64 = 0;
 
 pub struct StreamDecoder {
     events: EventStreamDecoder,
-    alias: String,
-    include_usage: bool,
-    created: u64,
-    id: String,
-    /// The first chunk (`delta.role`) has been written.
-    started: bool,
-    /// The chunk carrying `finish_reason` has been written.
-    finished: bool,
-    /// `data: [DONE]` has been written; everything after is ignored.
-    done: bool,
+    chunks: ChunkWriter,
     /// Converse's usage object from the `metadata` event.
     usage: Option<Value>,
-    tool_blocks: HashMap<u64, ToolBlock>,
-    tool_calls: usize,
+    /// Converse's content blocks are Anthropic's, tool use and JSON mode alike.
+    tool_blocks: ToolBlocks,
 }
 
 impl StreamDecoder {
     pub fn new(alias: &str, include_usage: bool, created: u64) -> Self {
+        let mut chunks = ChunkWriter::new(alias, include_usage, created);
+        // Converse names no id for the answer.
+        chunks.set_id(completion_id());
         StreamDecoder {
             events: EventStreamDecoder::default(),
-            alias: alias.to_string(),
-            include_usage,
-            created,
-            id: completion_id(),
-            started: false,
-            finished: false,
-            done: false,
+            chunks,
             usage: None,
-            tool_blocks: HashMap::new(),
-            tool_calls: 0,
+            tool_blocks: ToolBlocks::default(),
         }
     }
 
     pub fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        if self.done {
+        if self.chunks.is_done() {
             return;
         }
         self.events.push(chunk);
@@ -78,18 +60,19 @@ impl StreamDecoder {
                     break;
                 }
             }
-            if self.done {
+            if self.chunks.is_done() {
                 break;
             }
         }
     }
 
     pub fn finish(&mut self, out: &mut BytesMut) {
-        if !self.done && self.events.buffered() > 0 {
+        if !self.chunks.is_done() && self.events.buffered() > 0 {
             let text = "Bedrock stream ended inside an event";
             self.write_error(502, "api_error", text, out);
         }
-        self.close(out);
+        self.chunks
+            .close(|| self.usage.as_ref().map(openai_usage), out);
     }
 
     /// `(prompt_tokens, completion_tokens)` once the upstream has reported usage.
@@ -128,7 +111,7 @@ impl StreamDecoder {
             _ => return,
         }
         match message.header_str(":event-type") {
-            Some("messageStart") => self.ensure_started(out),
+            Some("messageStart") => self.chunks.start(CHOICE, out),
             Some("contentBlockStart") => self.block_start(&payload, out),
             Some("contentBlockDelta") => self.block_delta(&payload, out),
             Some("messageStop") => {
@@ -150,123 +133,35 @@ impl StreamDecoder {
         let Some(tool) = payload.pointer("/start/toolUse") else {
             return;
         };
-        if str_field(tool, "name") == JSON_MODE_TOOL {
-            self.tool_blocks.insert(index, ToolBlock::JsonAnswer);
-            return;
-        }
-        let call = self.tool_calls;
-        self.tool_calls += 1;
-        self.tool_blocks.insert(index, ToolBlock::Call(call));
-        let delta = json!({"tool_calls": [{
-            "index": call,
-            "id": str_field(tool, "toolUseId"),
-            "type": "function",
-            "function": {"name": str_field(tool, "name"), "arguments": ""},
-        }]});
-        self.write_delta(delta, out);
+        let (id, name) = (str_field(tool, "toolUseId"), str_field(tool, "name"));
+        self.tool_blocks
+            .start(index, id, name, &mut self.chunks, out);
     }
 
     fn block_delta(&mut self, payload: &Value, out: &mut BytesMut) {
         let delta = payload.get("delta").unwrap_or(&Value::Null);
         if let Some(text) = delta.get("text").and_then(Value::as_str) {
-            self.write_text("content", text, out);
+            self.chunks.text(CHOICE, "content", text, out);
         } else if let Some(reasoning) = delta.get("reasoningContent") {
             // Signatures and redacted reasoning have no OpenAI delta.
-            self.write_text("reasoning_content", str_field(reasoning, "text"), out);
+            let text = str_field(reasoning, "text");
+            self.chunks.text(CHOICE, "reasoning_content", text, out);
         } else if let Some(tool) = delta.get("toolUse") {
             let fragment = str_field(tool, "input");
-            match self.tool_blocks.get(&block_index(payload)) {
-                Some(ToolBlock::Call(call)) if !fragment.is_empty() => {
-                    let delta = json!({"tool_calls": [{
-                        "index": call,
-                        "function": {"arguments": fragment},
-                    }]});
-                    self.write_delta(delta, out);
-                }
-                Some(ToolBlock::JsonAnswer) => self.write_text("content", fragment, out),
-                _ => {}
-            }
+            let block = block_index(payload);
+            self.tool_blocks
+                .write_input(block, fragment, &mut self.chunks, out);
         }
-    }
-
-    fn ensure_started(&mut self, out: &mut BytesMut) {
-        if !self.started {
-            self.started = true;
-            let chunk = self.chunk(json!({"role": "assistant", "content": ""}), None);
-            write_data(&chunk, out);
-        }
-    }
-
-    fn write_text(&mut self, field: &str, text: &str, out: &mut BytesMut) {
-        if !text.is_empty() {
-            self.write_delta(json!({ field: text }), out);
-        }
-    }
-
-    fn write_delta(&mut self, delta: Value, out: &mut BytesMut) {
-        self.ensure_started(out);
-        let chunk = self.chunk(delta, None);
-        write_data(&chunk, out);
     }
 
     fn write_finish(&mut self, stop_reason: &str, out: &mut BytesMut) {
-        if self.finished {
-            return;
-        }
-        self.ensure_started(out);
-        self.finished = true;
-        let mut reason = finish_reason(stop_reason);
-        // Only the JSON-mode tool was used: to the client that is a plain answer.
-        if reason == "tool_calls" && self.tool_calls == 0 && !self.tool_blocks.is_empty() {
-            reason = "stop";
-        }
-        let chunk = self.chunk(json!({}), Some(reason));
-        write_data(&chunk, out);
+        let reason = self.tool_blocks.finish_reason(finish_reason(stop_reason));
+        self.chunks.finish(CHOICE, reason, out);
     }
 
-    /// An OpenAI-shaped error event, then `[DONE]`: the HTTP status was already 200.
     fn write_error(&mut self, status: u16, kind: &'static str, text: &str, out: &mut BytesMut) {
-        if self.done {
-            return;
-        }
-        out.extend_from_slice(&GatewayError::new(status, kind, text).to_sse_event());
-        self.write_done(out);
-    }
-
-    /// The end of the answer: the usage chunk if asked for, then `[DONE]`, once.
-    fn close(&mut self, out: &mut BytesMut) {
-        if self.done {
-            return;
-        }
-        if self.include_usage {
-            if let Some(usage) = &self.usage {
-                let chunk = json!({
-                    "id": self.id,
-                    "object": "chat.completion.chunk",
-                    "created": self.created,
-                    "model": self.alias,
-                    "choices": [],
-                    "usage": openai_usage(usage),
-                });
-                write_data(&chunk, out);
-            }
-        }
-        self.write_done(out);
-    }
-
-    fn write_done(&mut self, out: &mut BytesMut) {
-        self.done = true;
-        out.extend_from_slice(b"data: [DONE]\n\n");
-    }
-
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Value {
-        json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.alias,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-        })
+        self.chunks
+            .error(&GatewayError::new(status, kind, text), out);
     }
 }
 
@@ -285,13 +180,6 @@ fn block_index(payload: &Value) -> u64 {
         .get("contentBlockIndex")
         .and_then(Value::as_u64)
         .unwrap_or(0)
-}
-
-fn write_data(chunk: &Value, out: &mut BytesMut) {
-    out.extend_from_slice(b"data: ");
-    // Serializing a `Value` into a Vec cannot fail.
-    out.extend_from_slice(&serde_json::to_vec(chunk).unwrap_or_default());
-    out.extend_from_slice(b"\n\n");
 }
 
 fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {

@@ -12,6 +12,7 @@
 //! Answers come back in OpenAI's shape, as floats or, with `encoding_format: "base64"`, as
 //! OpenAI encodes them: little-endian f32 bytes in base64.
 
+use crate::canonical::params::unsupported_params_error;
 use crate::error::GatewayError;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -178,11 +179,7 @@ fn base64_floats(vector: &Value) -> String {
 }
 
 fn unsupported(param: &str, model: &str) -> GatewayError {
-    GatewayError::bad_request(format!(
-        "litellm.UnsupportedParamsError: bedrock does not support parameters: ['{param}'], for model={model}. \
-         To drop these, set `litellm.drop_params=True` or for proxy:\n\n`litellm_settings:\n drop_params: true`\n"
-    ))
-    .with_param(param)
+    unsupported_params_error("bedrock", model, &[param])
 }
 
 #[cfg(test)]

@@ -10,11 +10,9 @@
 //! `{"Message": "..."}` with a `__type`. SageMaker's model errors add `ErrorCode` and
 //! `OriginalMessage`. Statuses pass through, as LiteLLM's BedrockException keeps them.
 
+use crate::canonical::error_text::raw_error_message;
 use crate::error::kind_for_status;
 use serde_json::Value;
-
-/// The longest provider text kept from a body that is not JSON.
-const MAX_RAW_MESSAGE_CHARS: usize = 2000;
 
 /// `(status, message, openai_type)` for an error answer.
 pub fn map_error(status: u16, body: &[u8]) -> (u16, String, &'static str) {
@@ -30,7 +28,7 @@ pub fn map_error(status: u16, body: &[u8]) -> (u16, String, &'static str) {
     };
     let message = field(&["message", "Message", "OriginalMessage", "errorMessage"])
         .map(str::to_string)
-        .unwrap_or_else(|| raw_message(status, body));
+        .unwrap_or_else(|| raw_error_message(status, body));
     let error_type = field(&["__type", "code", "ErrorCode"]).map(short_type_name);
     let status = if (400..=599).contains(&status) {
         status
@@ -105,16 +103,6 @@ pub fn openai_kind(error_type: &str) -> Option<&'static str> {
 fn short_type_name(raw: &str) -> &str {
     let after_hash = raw.rsplit('#').next().unwrap_or(raw);
     after_hash.split(':').next().unwrap_or(after_hash)
-}
-
-fn raw_message(status: u16, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        text.chars().take(MAX_RAW_MESSAGE_CHARS).collect()
-    }
 }
 
 #[cfg(test)]

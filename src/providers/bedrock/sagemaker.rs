@@ -17,6 +17,7 @@ use super::converse_response::completion_id;
 use super::credentials::{self, SAGEMAKER_RUNTIME};
 use super::error::map_error;
 use super::sigv4::encode_path_segment;
+use crate::canonical::params::unsupported_params_error;
 use crate::canonical::request::Operation;
 use crate::error::GatewayError;
 use crate::providers::{
@@ -73,15 +74,12 @@ pub fn to_tgi_request(openai: &Value, drop_params: bool) -> Result<Value, Gatewa
         .copied()
         .filter(|name| openai.get(*name).is_some_and(|v| !v.is_null()))
         .collect();
-    if let (Some(first), false) = (used.first(), drop_params) {
-        let list: Vec<String> = used.iter().map(|n| format!("'{n}'")).collect();
-        return Err(GatewayError::bad_request(format!(
-            "litellm.UnsupportedParamsError: sagemaker does not support parameters: [{}], for model={}. \
-             To drop these, set `litellm.drop_params=True` or for proxy:\n\n`litellm_settings:\n drop_params: true`\n",
-            list.join(", "),
-            openai.get("model").and_then(Value::as_str).unwrap_or_default()
-        ))
-        .with_param(*first));
+    if !used.is_empty() && !drop_params {
+        let model = openai
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        return Err(unsupported_params_error("sagemaker", model, &used));
     }
     let mut parameters = Map::new();
     let given = |name: &str| openai.get(name).filter(|v| !v.is_null());

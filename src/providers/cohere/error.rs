@@ -6,11 +6,9 @@
 //! - 500 is a 503 `ServiceUnavailableError`, as LiteLLM raises it;
 //! - everything else keeps its status.
 
+use crate::canonical::error_text::raw_error_message;
 use crate::error::kind_for_status;
 use serde_json::Value;
-
-/// The longest provider text kept from a body that is not Cohere's error JSON.
-const MAX_RAW_MESSAGE_CHARS: usize = 2000;
 
 /// `(status, message, openai_type)` for a Cohere error answer.
 pub fn map_error(status: u16, body: &[u8]) -> (u16, String, &'static str) {
@@ -20,7 +18,7 @@ pub fn map_error(status: u16, body: &[u8]) -> (u16, String, &'static str) {
         .and_then(|v| v.get("message").or_else(|| v.pointer("/error/message")))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| raw_message(status, body));
+        .unwrap_or_else(|| raw_error_message(status, body));
     let status = openai_status(status, &message);
     (status, message, kind_for_status(status))
 }
@@ -34,16 +32,6 @@ fn openai_status(status: u16, message: &str) -> u16 {
         500 => 503,
         s if (400..=599).contains(&s) => s,
         _ => 500,
-    }
-}
-
-fn raw_message(status: u16, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        text.chars().take(MAX_RAW_MESSAGE_CHARS).collect()
     }
 }
 

@@ -8,6 +8,7 @@
 //! `stream_options`, `user`, `fallbacks`, ...) are never forwarded.
 
 use super::messages;
+use crate::canonical::params::{self, FunctionTool, UnsupportedParams};
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 
@@ -57,16 +58,15 @@ pub fn to_cohere_request(
     upstream_model: &str,
     opts: &RequestOptions,
 ) -> Result<Value, GatewayError> {
-    let Some(req) = openai.as_object() else {
-        return Err(GatewayError::bad_request(
-            "the request body must be a JSON object",
-        ));
+    let req = params::request_object(openai)?;
+    let unsupported = UnsupportedParams {
+        // LiteLLM routes Cohere chat models through its `cohere_chat` provider and names it so.
+        provider: "cohere_chat",
+        model: upstream_model,
+        drop_params: opts.drop_params,
     };
-    check_unsupported(req, upstream_model, opts)?;
-    let messages = req
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| GatewayError::bad_request("messages is required").with_param("messages"))?;
+    unsupported.check(req, UNSUPPORTED.iter().copied(), is_harmless)?;
+    let messages = params::messages(req)?;
 
     let mut body = Map::new();
     body.insert("model".into(), json!(upstream_model));
@@ -96,35 +96,6 @@ pub fn to_cohere_request(
     }
     add_tools(req, &mut body)?;
     Ok(Value::Object(body))
-}
-
-fn check_unsupported(
-    req: &Map<String, Value>,
-    model: &str,
-    opts: &RequestOptions,
-) -> Result<(), GatewayError> {
-    let used: Vec<&str> = UNSUPPORTED
-        .iter()
-        .copied()
-        .filter(|name| req.get(*name).is_some_and(|v| !is_harmless(name, v)))
-        .collect();
-    let Some(first) = used.first() else {
-        return Ok(());
-    };
-    if opts.drop_params {
-        return Ok(());
-    }
-    let list = used
-        .iter()
-        .map(|n| format!("'{n}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // LiteLLM routes Cohere chat models through its `cohere_chat` provider and names it so.
-    Err(GatewayError::bad_request(format!(
-        "litellm.UnsupportedParamsError: cohere_chat does not support parameters: [{list}], for model={model}. \
-         To drop these, set `litellm.drop_params=True` or for proxy:\n\n`litellm_settings:\n drop_params: true`\n"
-    ))
-    .with_param(*first))
 }
 
 /// Values that ask for nothing Cohere would not do anyway.
@@ -248,30 +219,9 @@ fn invalid_tool_choice() -> GatewayError {
 
 /// Only the fields Cohere defines are sent (OpenAI's `strict` is not one of them).
 fn cohere_tool(tool: &Value) -> Result<Value, GatewayError> {
-    let function = tool
-        .get("function")
-        .filter(|_| tool.get("type").and_then(Value::as_str) == Some("function"))
-        .ok_or_else(|| {
-            GatewayError::bad_request("only tools of type \"function\" are supported")
-                .with_param("tools")
-        })?;
-    let name = function
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            GatewayError::bad_request("tools[].function.name is required").with_param("tools")
-        })?;
-    let mut out = Map::new();
-    out.insert("name".into(), json!(name));
-    if let Some(description) = function.get("description").and_then(Value::as_str) {
-        out.insert("description".into(), json!(description));
-    }
-    let parameters = function
-        .get("parameters")
-        .filter(|p| !p.is_null())
-        .cloned()
-        .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
-    out.insert("parameters".into(), parameters);
+    let function = FunctionTool::read(tool)?;
+    let mut out = function.named();
+    out.insert("parameters".into(), function.parameters);
     Ok(json!({"type": "function", "function": Value::Object(out)}))
 }
 

@@ -11,25 +11,20 @@
 //! no OpenAI counterpart and are skipped, as LiteLLM does.
 
 use super::response::{finish_reason, openai_usage, token_counts};
-use crate::canonical::sse::{event_data, EventSplitter};
+use crate::canonical::chunks::ChunkWriter;
+use crate::canonical::sse::{EventSplitter, SseDecoder};
 use crate::error::GatewayError;
 use crate::providers::StreamTranslator;
 use bytes::BytesMut;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
+
+/// Cohere's stream has one choice.
+const CHOICE: u64 = 0;
 
 pub struct StreamDecoder {
     splitter: EventSplitter,
-    alias: String,
-    include_usage: bool,
-    created: u64,
-    id: String,
-    /// The first chunk (`delta.role`) has been written.
-    started: bool,
-    /// The chunk carrying `finish_reason` has been written.
-    finished: bool,
-    /// `data: [DONE]` has been written; everything after is ignored.
-    done: bool,
+    chunks: ChunkWriter,
     /// Cohere's usage object from `message-end`.
     usage: Option<Value>,
     /// Cohere's tool-call `index` to the OpenAI `tool_calls[].index`.
@@ -40,30 +35,10 @@ impl StreamDecoder {
     pub fn new(alias: &str, include_usage: bool, created: u64) -> Self {
         StreamDecoder {
             splitter: EventSplitter::default(),
-            alias: alias.to_string(),
-            include_usage,
-            created,
-            id: String::new(),
-            started: false,
-            finished: false,
-            done: false,
+            chunks: ChunkWriter::new(alias, include_usage, created),
             usage: None,
             tool_calls: HashMap::new(),
         }
-    }
-
-    pub fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        self.splitter.push(chunk);
-        while let Some(event) = self.splitter.next_event() {
-            self.handle_event(&event, out);
-        }
-    }
-
-    pub fn finish(&mut self, out: &mut BytesMut) {
-        if let Some(rest) = self.splitter.take_rest() {
-            self.handle_event(&rest, out);
-        }
-        self.close(out);
     }
 
     /// `(prompt_tokens, completion_tokens)` once Cohere has reported usage.
@@ -71,65 +46,14 @@ impl StreamDecoder {
         self.usage.as_ref().map(token_counts)
     }
 
-    fn handle_event(&mut self, event: &[u8], out: &mut BytesMut) {
-        if self.done {
-            return;
-        }
-        let Some(data) = event_data(event) else {
-            return;
-        };
-        if data.trim_ascii() == b"[DONE]" {
-            self.close(out);
-            return;
-        }
-        // Not JSON (or not ours): nothing an OpenAI client could use.
-        let Ok(data) = serde_json::from_slice::<Value>(&data) else {
-            return;
-        };
-        let delta = data.get("delta").unwrap_or(&Value::Null);
-        match data.get("type").and_then(Value::as_str) {
-            Some("message-start") => {
-                if let Some(id) = data.get("id").and_then(Value::as_str) {
-                    self.id = id.to_string();
-                }
-                self.ensure_started(out);
-            }
-            Some("content-start" | "content-delta") => {
-                let content = delta.pointer("/message/content").unwrap_or(&Value::Null);
-                self.write_text("reasoning_content", str_field(content, "thinking"), out);
-                self.write_text("content", str_field(content, "text"), out);
-            }
-            Some("tool-call-start") => self.tool_call_start(&data, out),
-            Some("tool-call-delta") => {
-                let call = tool_call_of(delta);
-                let fragment = arguments_of(call);
-                if !fragment.is_empty() {
-                    let index = self.openai_index(&data);
-                    let delta = json!({"tool_calls": [{
-                        "index": index,
-                        "function": {"arguments": fragment},
-                    }]});
-                    self.write_delta(delta, out);
-                }
-            }
-            Some("message-end") => self.message_end(delta, out),
-            // `content-end`, `tool-plan-delta`, `tool-call-end`, citations, `debug` and
-            // event types Cohere may add later.
-            _ => {}
-        }
-    }
-
     fn tool_call_start(&mut self, data: &Value, out: &mut BytesMut) {
         let call = tool_call_of(data.get("delta").unwrap_or(&Value::Null));
         let index = self.openai_index(data);
         let function = call.get("function").unwrap_or(&Value::Null);
-        let delta = json!({"tool_calls": [{
-            "index": index,
-            "id": str_field(call, "id"),
-            "type": "function",
-            "function": {"name": str_field(function, "name"), "arguments": arguments_of(call)},
-        }]});
-        self.write_delta(delta, out);
+        let (id, name) = (str_field(call, "id"), str_field(function, "name"));
+        let arguments = arguments_of(call);
+        self.chunks
+            .tool_call_start(CHOICE, index, id, name, arguments, out);
     }
 
     /// The OpenAI index for an event's Cohere `index`, numbering calls in order of arrival.
@@ -150,96 +74,87 @@ impl StreamDecoder {
         if !error.is_empty() {
             // Cohere failed mid-answer; LiteLLM raises a 500 for it.
             let e = GatewayError::new(500, "internal_server_error", error);
-            out.extend_from_slice(&e.to_sse_event());
-            self.write_done(out);
+            self.chunks.error(&e, out);
             return;
         }
         let reason = delta
             .get("finish_reason")
             .and_then(Value::as_str)
             .unwrap_or("COMPLETE");
-        self.write_finish(reason, out);
-        self.close(out);
-    }
-
-    fn ensure_started(&mut self, out: &mut BytesMut) {
-        if !self.started {
-            self.started = true;
-            let chunk = self.chunk(json!({"role": "assistant", "content": ""}), None);
-            write_data(&chunk, out);
-        }
-    }
-
-    fn write_text(&mut self, field: &str, text: &str, out: &mut BytesMut) {
-        if !text.is_empty() {
-            self.write_delta(json!({ field: text }), out);
-        }
-    }
-
-    fn write_delta(&mut self, delta: Value, out: &mut BytesMut) {
-        self.ensure_started(out);
-        let chunk = self.chunk(delta, None);
-        write_data(&chunk, out);
-    }
-
-    fn write_finish(&mut self, cohere_reason: &str, out: &mut BytesMut) {
-        if self.finished {
-            return;
-        }
-        self.ensure_started(out);
-        self.finished = true;
-        let mut reason = finish_reason(cohere_reason);
+        let mut reason = finish_reason(reason);
         if reason == "stop" && !self.tool_calls.is_empty() {
             reason = "tool_calls";
         }
-        let chunk = self.chunk(json!({}), Some(reason));
-        write_data(&chunk, out);
+        self.chunks.finish(CHOICE, reason, out);
+        self.on_end(out);
+    }
+}
+
+impl SseDecoder for StreamDecoder {
+    fn splitter(&mut self) -> &mut EventSplitter {
+        &mut self.splitter
+    }
+
+    fn is_done(&self) -> bool {
+        self.chunks.is_done()
+    }
+
+    fn on_data(&mut self, data: &[u8], out: &mut BytesMut) {
+        if data.trim_ascii() == b"[DONE]" {
+            self.on_end(out);
+            return;
+        }
+        // Not JSON (or not ours): nothing an OpenAI client could use.
+        let Ok(data) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        let delta = data.get("delta").unwrap_or(&Value::Null);
+        match data.get("type").and_then(Value::as_str) {
+            Some("message-start") => {
+                if let Some(id) = data.get("id").and_then(Value::as_str) {
+                    self.chunks.set_id(id);
+                }
+                self.chunks.start(CHOICE, out);
+            }
+            Some("content-start" | "content-delta") => {
+                let content = delta.pointer("/message/content").unwrap_or(&Value::Null);
+                let thinking = str_field(content, "thinking");
+                self.chunks.text(CHOICE, "reasoning_content", thinking, out);
+                self.chunks
+                    .text(CHOICE, "content", str_field(content, "text"), out);
+            }
+            Some("tool-call-start") => self.tool_call_start(&data, out),
+            Some("tool-call-delta") => {
+                let call = tool_call_of(delta);
+                let fragment = arguments_of(call);
+                // An empty fragment must not number a call it has not seen yet.
+                if !fragment.is_empty() {
+                    let index = self.openai_index(&data);
+                    self.chunks
+                        .tool_call_arguments(CHOICE, index, fragment, out);
+                }
+            }
+            Some("message-end") => self.message_end(delta, out),
+            // `content-end`, `tool-plan-delta`, `tool-call-end`, citations, `debug` and
+            // event types Cohere may add later.
+            _ => {}
+        }
     }
 
     /// The end of the answer: the usage chunk if asked for, then `[DONE]`, once.
-    fn close(&mut self, out: &mut BytesMut) {
-        if self.done {
-            return;
-        }
-        if self.include_usage {
-            if let Some(usage) = &self.usage {
-                let chunk = json!({
-                    "id": self.id,
-                    "object": "chat.completion.chunk",
-                    "created": self.created,
-                    "model": self.alias,
-                    "choices": [],
-                    "usage": openai_usage(usage),
-                });
-                write_data(&chunk, out);
-            }
-        }
-        self.write_done(out);
-    }
-
-    fn write_done(&mut self, out: &mut BytesMut) {
-        self.done = true;
-        out.extend_from_slice(b"data: [DONE]\n\n");
-    }
-
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Value {
-        json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.alias,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-        })
+    fn on_end(&mut self, out: &mut BytesMut) {
+        self.chunks
+            .close(|| self.usage.as_ref().map(openai_usage), out);
     }
 }
 
 impl StreamTranslator for StreamDecoder {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        StreamDecoder::feed(self, chunk, out);
+        self.feed_sse(chunk, out);
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
-        StreamDecoder::finish(self, out);
+        self.finish_sse(out);
     }
 }
 
@@ -256,13 +171,6 @@ fn arguments_of(call: &Value) -> &str {
     call.pointer("/function/arguments")
         .and_then(Value::as_str)
         .unwrap_or_default()
-}
-
-fn write_data(chunk: &Value, out: &mut BytesMut) {
-    out.extend_from_slice(b"data: ");
-    // Serializing a `Value` into a Vec cannot fail.
-    out.extend_from_slice(&serde_json::to_vec(chunk).unwrap_or_default());
-    out.extend_from_slice(b"\n\n");
 }
 
 fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {

@@ -6,11 +6,9 @@
 //! canonical code (`status`) picks the error type, since it is more precise than the HTTP
 //! status (400 covers INVALID_ARGUMENT, FAILED_PRECONDITION and OUT_OF_RANGE).
 
+use crate::canonical::error_text::raw_error_message;
 use crate::error::kind_for_status;
 use serde_json::Value;
-
-/// The longest provider text kept from a body that is not Google's error JSON.
-const MAX_RAW_MESSAGE_CHARS: usize = 2000;
 
 /// `(status, message, openai_type)` for a Google error answer.
 pub fn map_error(status: u16, body: &[u8]) -> (u16, String, &'static str) {
@@ -21,7 +19,7 @@ pub fn map_error(status: u16, body: &[u8]) -> (u16, String, &'static str) {
         .and_then(|e| e.get("message"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| raw_message(status, body));
+        .unwrap_or_else(|| raw_error_message(status, body));
     let status = if (400..=599).contains(&status) {
         status
     } else {
@@ -82,16 +80,6 @@ fn openai_kind(code: &str) -> Option<&'static str> {
         "INTERNAL" | "UNKNOWN" | "DATA_LOSS" => "internal_server_error",
         _ => return None,
     })
-}
-
-fn raw_message(status: u16, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        text.chars().take(MAX_RAW_MESSAGE_CHARS).collect()
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! `metadata`, `fallbacks`, `mock_response`, `user`, ...) is never forwarded.
 
 use super::{messages, schema, tools};
+use crate::canonical::params::{self, UnsupportedParams};
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 
@@ -59,16 +60,9 @@ const GENERATION_FIELDS: &[(&str, &str)] = &[
 ];
 
 pub fn to_gemini_request(openai: &Value, opts: &RequestOptions) -> Result<Value, GatewayError> {
-    let Some(req) = openai.as_object() else {
-        return Err(GatewayError::bad_request(
-            "the request body must be a JSON object",
-        ));
-    };
+    let req = params::request_object(openai)?;
     let dropped = check_unsupported(req, opts)?;
-    let messages = req
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| GatewayError::bad_request("messages is required").with_param("messages"))?;
+    let messages = params::messages(req)?;
     let converted = messages::convert(messages)?;
 
     let mut body = Map::new();
@@ -99,40 +93,20 @@ fn check_unsupported(
     opts: &RequestOptions,
 ) -> Result<Vec<&'static str>, GatewayError> {
     let gemini_3 = is_gemini_3(opts.model);
-    let used: Vec<&'static str> = UNSUPPORTED
+    let names = UNSUPPORTED
         .iter()
         .chain(if gemini_3 {
             UNSUPPORTED_ON_GEMINI_3
         } else {
             &[]
         })
-        .copied()
-        .filter(|name| req.get(*name).is_some_and(|v| !is_harmless(name, v)))
-        .collect();
-    let Some(first) = used.first() else {
-        return Ok(used);
+        .copied();
+    let unsupported = UnsupportedParams {
+        provider: opts.provider,
+        model: opts.model,
+        drop_params: opts.drop_params,
     };
-    if opts.drop_params {
-        return Ok(used);
-    }
-    Err(unsupported_error(
-        opts,
-        &used
-            .iter()
-            .map(|n| format!("'{n}'"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    )
-    .with_param(*first))
-}
-
-/// LiteLLM's `UnsupportedParamsError`, word for word.
-fn unsupported_error(opts: &RequestOptions, list: &str) -> GatewayError {
-    GatewayError::bad_request(format!(
-        "litellm.UnsupportedParamsError: {} does not support parameters: [{list}], for model={}. \
-         To drop these, set `litellm.drop_params=True` or for proxy:\n\n`litellm_settings:\n drop_params: true`\n",
-        opts.provider, opts.model
-    ))
+    unsupported.check(req, names, is_harmless)
 }
 
 /// Values that ask for nothing Gemini would not do anyway.

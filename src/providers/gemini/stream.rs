@@ -12,63 +12,32 @@ use super::response::{
     blocked, candidate_index, finish_reason, openai_usage, read_parts, response_id, token_counts,
     tool_call,
 };
-use crate::canonical::sse::{event_data, EventSplitter};
+use crate::canonical::chunks::ChunkWriter;
+use crate::canonical::sse::{EventSplitter, SseDecoder};
 use crate::error::GatewayError;
 use crate::providers::StreamTranslator;
 use bytes::BytesMut;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// What has been written for one choice.
-#[derive(Default)]
-struct ChoiceState {
-    /// The first chunk (`delta.role`) has been written.
-    started: bool,
-    /// The chunk carrying `finish_reason` has been written.
-    finished: bool,
-    tool_calls: usize,
-}
-
 pub struct StreamDecoder {
     splitter: EventSplitter,
-    alias: String,
-    include_usage: bool,
-    created: u64,
-    /// The upstream's `responseId` once seen (else a generated one).
-    id: Option<String>,
-    choices: BTreeMap<u64, ChoiceState>,
+    /// Its id is the upstream's `responseId` once seen (else a generated one).
+    chunks: ChunkWriter,
+    /// Tool calls written so far, per choice: each choice numbers its calls from 0.
+    tool_calls: BTreeMap<u64, usize>,
     /// The latest `usageMetadata`.
     usage: Option<Value>,
-    /// `data: [DONE]` has been written; everything after is ignored.
-    done: bool,
 }
 
 impl StreamDecoder {
     pub fn new(alias: &str, include_usage: bool, created: u64) -> Self {
         StreamDecoder {
             splitter: EventSplitter::default(),
-            alias: alias.to_string(),
-            include_usage,
-            created,
-            id: None,
-            choices: BTreeMap::new(),
+            chunks: ChunkWriter::new(alias, include_usage, created),
+            tool_calls: BTreeMap::new(),
             usage: None,
-            done: false,
         }
-    }
-
-    pub fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        self.splitter.push(chunk);
-        while let Some(event) = self.splitter.next_event() {
-            self.handle_event(&event, out);
-        }
-    }
-
-    pub fn finish(&mut self, out: &mut BytesMut) {
-        if let Some(rest) = self.splitter.take_rest() {
-            self.handle_event(&rest, out);
-        }
-        self.close(out);
     }
 
     /// `(prompt_tokens, completion_tokens)` once the upstream has reported any usage.
@@ -76,28 +45,59 @@ impl StreamDecoder {
         self.usage.as_ref().map(token_counts)
     }
 
-    fn handle_event(&mut self, event: &[u8], out: &mut BytesMut) {
-        if self.done {
-            return;
+    fn handle_candidate(&mut self, index: u64, candidate: &Value, out: &mut BytesMut) {
+        let parts = read_parts(candidate);
+        if let Some(reasoning) = &parts.reasoning {
+            self.chunks.text(index, "reasoning_content", reasoning, out);
         }
-        let Some(data) = event_data(event) else {
-            return;
-        };
+        if let Some(text) = &parts.text {
+            self.chunks.text(index, "content", text, out);
+        }
+        for part in parts.calls {
+            let calls = self.tool_calls.entry(index).or_default();
+            let call = tool_call(part, Some(*calls));
+            *calls += 1;
+            self.chunks
+                .delta(index, json!({ "tool_calls": [call] }), out);
+        }
+        if let Some(reason) = candidate.get("finishReason").and_then(Value::as_str) {
+            let called = self.tool_calls.get(&index).is_some_and(|n| *n > 0);
+            let reason = if called {
+                "tool_calls"
+            } else {
+                finish_reason(Some(reason))
+            };
+            self.chunks.finish(index, reason, out);
+        }
+    }
+}
+
+impl SseDecoder for StreamDecoder {
+    fn splitter(&mut self) -> &mut EventSplitter {
+        &mut self.splitter
+    }
+
+    fn is_done(&self) -> bool {
+        self.chunks.is_done()
+    }
+
+    fn on_data(&mut self, data: &[u8], out: &mut BytesMut) {
         // Not JSON (or not an object): nothing an OpenAI client could use.
-        let Ok(response) = serde_json::from_slice::<Value>(&data) else {
+        let Ok(response) = serde_json::from_slice::<Value>(data) else {
             return;
         };
         if !response.is_object() {
             return;
         }
         if response.get("error").is_some() {
-            let (status, message, kind) = map_error(200, &data);
-            out.extend_from_slice(&GatewayError::new(status, kind, message).to_sse_event());
-            self.write_done(out);
+            let (status, message, kind) = map_error(200, data);
+            self.chunks
+                .error(&GatewayError::new(status, kind, message), out);
             return;
         }
-        if self.id.is_none() {
-            self.id = Some(response_id(&response));
+        // `response_id` is never empty, so an empty id means none was taken yet.
+        if self.chunks.id().is_empty() {
+            self.chunks.set_id(response_id(&response));
         }
         if let Some(usage) = response.get("usageMetadata").filter(|u| u.is_object()) {
             self.usage = Some(usage.clone());
@@ -111,112 +111,25 @@ impl StreamDecoder {
             self.handle_candidate(candidate_index(candidate, position), candidate, out);
         }
         if candidates.is_empty() && blocked(&response) {
-            self.write_finish(0, "content_filter", out);
+            self.chunks.finish(0, "content_filter", out);
         }
-    }
-
-    fn handle_candidate(&mut self, index: u64, candidate: &Value, out: &mut BytesMut) {
-        let parts = read_parts(candidate);
-        if let Some(reasoning) = parts.reasoning.filter(|r| !r.is_empty()) {
-            self.write_delta(index, json!({ "reasoning_content": reasoning }), out);
-        }
-        if let Some(text) = parts.text.filter(|t| !t.is_empty()) {
-            self.write_delta(index, json!({ "content": text }), out);
-        }
-        for part in parts.calls {
-            let state = self.choices.entry(index).or_default();
-            let call = tool_call(part, Some(state.tool_calls));
-            state.tool_calls += 1;
-            self.write_delta(index, json!({ "tool_calls": [call] }), out);
-        }
-        if let Some(reason) = candidate.get("finishReason").and_then(Value::as_str) {
-            let called = self.choices.get(&index).is_some_and(|s| s.tool_calls > 0);
-            let reason = if called {
-                "tool_calls"
-            } else {
-                finish_reason(Some(reason))
-            };
-            self.write_finish(index, reason, out);
-        }
-    }
-
-    fn write_delta(&mut self, index: u64, delta: Value, out: &mut BytesMut) {
-        self.ensure_started(index, out);
-        let chunk = self.chunk(index, delta, None);
-        write_data(&chunk, out);
-    }
-
-    fn ensure_started(&mut self, index: u64, out: &mut BytesMut) {
-        let state = self.choices.entry(index).or_default();
-        if !state.started {
-            state.started = true;
-            let chunk = self.chunk(index, json!({"role": "assistant", "content": ""}), None);
-            write_data(&chunk, out);
-        }
-    }
-
-    fn write_finish(&mut self, index: u64, reason: &str, out: &mut BytesMut) {
-        if self.choices.get(&index).is_some_and(|s| s.finished) {
-            return;
-        }
-        self.ensure_started(index, out);
-        self.choices.entry(index).or_default().finished = true;
-        let chunk = self.chunk(index, json!({}), Some(reason));
-        write_data(&chunk, out);
     }
 
     /// The end of the answer: the usage chunk if asked for, then `[DONE]`, once.
-    fn close(&mut self, out: &mut BytesMut) {
-        if self.done {
-            return;
-        }
-        if self.include_usage {
-            if let Some(usage) = &self.usage {
-                let chunk = json!({
-                    "id": self.id.as_deref().unwrap_or_default(),
-                    "object": "chat.completion.chunk",
-                    "created": self.created,
-                    "model": self.alias,
-                    "choices": [],
-                    "usage": openai_usage(usage),
-                });
-                write_data(&chunk, out);
-            }
-        }
-        self.write_done(out);
-    }
-
-    fn write_done(&mut self, out: &mut BytesMut) {
-        self.done = true;
-        out.extend_from_slice(b"data: [DONE]\n\n");
-    }
-
-    fn chunk(&self, index: u64, delta: Value, finish_reason: Option<&str>) -> Value {
-        json!({
-            "id": self.id.as_deref().unwrap_or_default(),
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.alias,
-            "choices": [{"index": index, "delta": delta, "finish_reason": finish_reason}],
-        })
+    fn on_end(&mut self, out: &mut BytesMut) {
+        self.chunks
+            .close(|| self.usage.as_ref().map(openai_usage), out);
     }
 }
 
 impl StreamTranslator for StreamDecoder {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        StreamDecoder::feed(self, chunk, out);
+        self.feed_sse(chunk, out);
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
-        StreamDecoder::finish(self, out);
+        self.finish_sse(out);
     }
-}
-
-fn write_data(chunk: &Value, out: &mut BytesMut) {
-    out.extend_from_slice(b"data: ");
-    // Serializing a `Value` into a Vec cannot fail.
-    out.extend_from_slice(&serde_json::to_vec(chunk).unwrap_or_default());
-    out.extend_from_slice(b"\n\n");
 }
 
 #[cfg(test)]

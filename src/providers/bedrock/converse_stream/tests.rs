@@ -4,6 +4,8 @@
 
 use super::super::eventstream::{encode_message, HeaderValue};
 use super::*;
+use crate::canonical::chunks::test_support::{self as chunking, translate, Decoded};
+use serde_json::json;
 
 const TEXT: &str = include_str!("../../../../tests/fixtures/bedrock/converse_stream_text.json");
 const TOOL: &str = include_str!("../../../../tests/fixtures/bedrock/converse_stream_tool_use.json");
@@ -33,92 +35,39 @@ fn binary(fixture: &str) -> Vec<u8> {
     out
 }
 
-/// What an OpenAI client would assemble from the decoder's output.
-#[derive(Debug, Default, PartialEq)]
-struct Decoded {
-    chunks: Vec<Value>,
-    content: String,
-    reasoning: String,
-    /// `(id, name, arguments)` per tool-call index.
-    tool_calls: Vec<(String, String, String)>,
-    finish_reasons: Vec<String>,
-    usage: Option<Value>,
-    errors: Vec<Value>,
-    dones: usize,
-}
-
 fn run(chunks: &[&[u8]], include_usage: bool) -> (String, StreamDecoder) {
     let mut decoder = StreamDecoder::new("my-claude", include_usage, 1_700_000_000);
-    let mut out = BytesMut::new();
-    for chunk in chunks {
-        decoder.feed(chunk, &mut out);
-    }
-    decoder.finish(&mut out);
-    (String::from_utf8(out.to_vec()).unwrap(), decoder)
+    (translate(&mut decoder, chunks), decoder)
 }
 
+/// The shared decoding, after checking every chunk's envelope; the id (fresh per stream) is
+/// left out so that runs compare.
 fn decode(output: &str) -> Decoded {
-    let mut d = Decoded::default();
     let id = output
         .split("\"id\":\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .map(str::to_string);
-    for event in output.split("\n\n").filter(|e| !e.is_empty()) {
-        let data = event.strip_prefix("data: ").unwrap();
-        if data == "[DONE]" {
-            d.dones += 1;
-            continue;
-        }
-        let mut v: Value = serde_json::from_str(data).unwrap();
-        if let Some(error) = v.get("error") {
-            d.errors.push(error.clone());
-            continue;
-        }
+    let mut d = chunking::decode(output);
+    for v in &mut d.chunks {
         assert_eq!(v["object"], "chat.completion.chunk");
         assert_eq!(v["model"], "my-claude");
         assert_eq!(v["created"], 1_700_000_000);
-        // One id for the whole stream; a fresh one per stream, so it is left out below.
+        // One id for the whole stream.
         assert_eq!(v["id"].as_str().map(str::to_string), id);
         v.as_object_mut().unwrap().remove("id");
-        if let Some(usage) = v.get("usage") {
-            assert_eq!(v["choices"], json!([]));
-            d.usage = Some(usage.clone());
-        }
-        if let Some(choice) = v["choices"].get(0) {
-            let delta = &choice["delta"];
-            d.content += delta["content"].as_str().unwrap_or_default();
-            d.reasoning += delta["reasoning_content"].as_str().unwrap_or_default();
-            for call in delta["tool_calls"].as_array().into_iter().flatten() {
-                let i = call["index"].as_u64().unwrap() as usize;
-                if d.tool_calls.len() <= i {
-                    d.tool_calls.resize(i + 1, Default::default());
-                }
-                let entry = &mut d.tool_calls[i];
-                entry.0 += call["id"].as_str().unwrap_or_default();
-                entry.1 += call["function"]["name"].as_str().unwrap_or_default();
-                entry.2 += call["function"]["arguments"].as_str().unwrap_or_default();
-            }
-            if let Some(reason) = choice["finish_reason"].as_str() {
-                d.finish_reasons.push(reason.to_string());
-            }
-        }
-        d.chunks.push(v);
     }
     d
 }
 
 /// Whole, byte by byte, 7-byte pieces: the same client-visible output every time.
 fn same_output_for_every_chunking(fixture: &str, include_usage: bool) -> Decoded {
-    let bytes = binary(fixture);
-    let (whole, _) = run(&[&bytes], include_usage);
-    let want = decode(&whole);
-    for size in [1, 7] {
-        let pieces: Vec<&[u8]> = bytes.chunks(size).collect();
-        let (out, _) = run(&pieces, include_usage);
-        assert_eq!(decode(&out), want, "chunks of {size}");
-    }
-    want
+    let run = |reads: &[&[u8]]| run(reads, include_usage).0;
+    decode(&chunking::same_output_for_every_chunking(
+        &binary(fixture),
+        run,
+        decode,
+    ))
 }
 
 #[test]

@@ -1,86 +1,22 @@
 //! Stream decoding tests: the same OpenAI output whatever the upstream reads look like.
 
 use super::*;
+use crate::canonical::chunks::test_support::{self as chunking, decode, translate};
+use serde_json::json;
 
 const TEXT: &str = include_str!("../../../../tests/fixtures/cohere/stream_text.sse");
 const TOOL: &str = include_str!("../../../../tests/fixtures/cohere/stream_tool_call.sse");
 const ERROR: &str = include_str!("../../../../tests/fixtures/cohere/stream_error.sse");
 
-/// What an OpenAI client would assemble from the decoder's output.
-#[derive(Debug, Default)]
-struct Decoded {
-    chunks: Vec<Value>,
-    content: String,
-    reasoning: String,
-    /// `(id, name, arguments)` per tool-call index.
-    tool_calls: Vec<(String, String, String)>,
-    finish_reasons: Vec<String>,
-    usage: Option<Value>,
-    errors: Vec<Value>,
-    dones: usize,
-}
-
 fn run(chunks: &[&[u8]], include_usage: bool) -> (String, StreamDecoder) {
     let mut decoder = StreamDecoder::new("my-command", include_usage, 1700000000);
-    let mut out = BytesMut::new();
-    for chunk in chunks {
-        decoder.feed(chunk, &mut out);
-    }
-    decoder.finish(&mut out);
-    (String::from_utf8(out.to_vec()).unwrap(), decoder)
-}
-
-fn decode(output: &str) -> Decoded {
-    let mut d = Decoded::default();
-    for event in output.split("\n\n").filter(|e| !e.is_empty()) {
-        let data = event.strip_prefix("data: ").unwrap();
-        if data == "[DONE]" {
-            d.dones += 1;
-            continue;
-        }
-        let v: Value = serde_json::from_str(data).unwrap();
-        if let Some(error) = v.get("error") {
-            d.errors.push(error.clone());
-            continue;
-        }
-        if let Some(usage) = v.get("usage") {
-            assert_eq!(v["choices"], json!([]));
-            d.usage = Some(usage.clone());
-        }
-        if let Some(choice) = v["choices"].get(0) {
-            let delta = &choice["delta"];
-            d.content += delta["content"].as_str().unwrap_or_default();
-            d.reasoning += delta["reasoning_content"].as_str().unwrap_or_default();
-            for call in delta["tool_calls"].as_array().into_iter().flatten() {
-                let i = call["index"].as_u64().unwrap() as usize;
-                if d.tool_calls.len() <= i {
-                    d.tool_calls.resize(i + 1, Default::default());
-                }
-                let entry = &mut d.tool_calls[i];
-                entry.0 += call["id"].as_str().unwrap_or_default();
-                entry.1 += call["function"]["name"].as_str().unwrap_or_default();
-                entry.2 += call["function"]["arguments"].as_str().unwrap_or_default();
-            }
-            if let Some(reason) = choice["finish_reason"].as_str() {
-                d.finish_reasons.push(reason.to_string());
-            }
-        }
-        d.chunks.push(v);
-    }
-    d
-}
-
-fn pieces(bytes: &[u8], size: usize) -> Vec<&[u8]> {
-    bytes.chunks(size).collect()
+    (translate(&mut decoder, chunks), decoder)
 }
 
 /// The same output whatever the reads look like: whole, byte by byte, 7-byte pieces.
 fn same_output_for_every_chunking(fixture: &str) -> String {
-    let bytes = fixture.as_bytes();
-    let (whole, _) = run(&[bytes], true);
-    assert_eq!(run(&pieces(bytes, 1), true).0, whole);
-    assert_eq!(run(&pieces(bytes, 7), true).0, whole);
-    whole
+    let run = |reads: &[&[u8]]| run(reads, true).0;
+    chunking::same_output_for_every_chunking(fixture.as_bytes(), run, str::to_string)
 }
 
 #[test]
