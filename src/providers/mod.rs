@@ -30,6 +30,7 @@ pub fn unix_now() -> u64 {
 }
 
 /// Everything a provider needs to build one attempt.
+#[derive(Clone, Copy)]
 pub struct Call<'a> {
     pub op: Operation,
     pub body: &'a RequestBody,
@@ -68,6 +69,20 @@ pub trait Provider: Send + Sync {
 
     /// A streamed success body, into OpenAI's `chat.completion.chunk` SSE events.
     fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator>;
+
+    /// For APIs that take one input per request (Titan embeddings): the call split into
+    /// parts, each a whole canonical request of its own. `None`: one request carries it all.
+    fn split(&self, _call: &Call<'_>) -> Result<Option<Vec<RequestBody>>, GatewayError> {
+        Ok(None)
+    }
+
+    /// The (untranslated) answers to the parts from `split`, in order, as one answer.
+    fn combine(&self, call: &Call<'_>, _answers: Vec<Bytes>) -> Result<Bytes, GatewayError> {
+        Err(GatewayError::internal(format!(
+            "provider {} split a call it cannot combine",
+            call.deployment.provider.name
+        )))
+    }
 
     /// An error answer, into the gateway's error (status kept, message naming the group).
     fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {

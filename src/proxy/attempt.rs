@@ -4,6 +4,7 @@
 
 use super::ctx::RequestCtx;
 use super::respond;
+use crate::canonical::RequestBody;
 use crate::error::GatewayError;
 use crate::providers::{self, Call, Chained, StreamTranslator};
 use crate::state::Gateway;
@@ -60,16 +61,63 @@ pub async fn call(
     stream: bool,
     deadlines: &Deadlines,
 ) -> Result<Answer, Failure> {
+    let provider = providers::for_wire(call.deployment.provider.wire);
+    if !stream {
+        if let Some(parts) = provider.split(call)? {
+            return call_in_parts(gateway, call, &parts, deadlines).await;
+        }
+    }
+    let (response, body) = exchange(gateway, call, stream, deadlines).await?;
+    match body {
+        None => Ok(Answer::Stream { response }),
+        Some(body) => Ok(Answer::Whole {
+            status: response.status(),
+            body: provider.translate_response(call, body)?,
+            response,
+        }),
+    }
+}
+
+/// A call the provider takes one part at a time (e.g. Titan embeddings, one input per request):
+/// the parts in order, then their answers combined into one.
+async fn call_in_parts(
+    gateway: &Gateway,
+    call: &Call<'_>,
+    parts: &[RequestBody],
+    deadlines: &Deadlines,
+) -> Result<Answer, Failure> {
+    let mut answers = Vec::with_capacity(parts.len());
+    let mut last: Option<UpstreamResponse> = None;
+    for part in parts {
+        let part_call = Call { body: part, ..*call };
+        let (response, body) = exchange(gateway, &part_call, false, deadlines).await?;
+        answers.push(body.unwrap_or_default());
+        if let Some(previous) = last.replace(response) {
+            gateway.upstream.release(previous).await;
+        }
+    }
+    let response = last.ok_or_else(|| GatewayError::bad_request("nothing to send").with_param("input"))?;
+    let provider = providers::for_wire(call.deployment.provider.wire);
+    Ok(Answer::Whole {
+        status: response.status(),
+        body: provider.combine(call, answers)?,
+        response,
+    })
+}
+
+/// Sends one request and reads its head; a non-stream success body is read whole (untranslated).
+async fn exchange(
+    gateway: &Gateway,
+    call: &Call<'_>,
+    stream: bool,
+    deadlines: &Deadlines,
+) -> Result<(UpstreamResponse, Option<Bytes>), Failure> {
     let d = call.deployment;
     let provider = providers::for_wire(d.provider.wire);
     let built = provider.build_request(call)?;
     let endpoint = d.endpoint()?;
     let deadline = Instant::now() + deadlines.total;
-    let head_timeout = if stream {
-        deadlines.stream.min(deadlines.total)
-    } else {
-        deadlines.total
-    };
+    let head_timeout = if stream { deadlines.stream.min(deadlines.total) } else { deadlines.total };
     let name = d.provider.display;
 
     let send = gateway.upstream.send(
@@ -84,9 +132,7 @@ pub async fn call(
     let mut response = match tokio::time::timeout(head_timeout, send).await {
         Ok(Ok(r)) => r,
         Ok(Err(f)) => return Err(failure_error(f, call, head_timeout).into()),
-        Err(_) => {
-            return Err(GatewayError::timeout(call.group, name, head_timeout.as_secs_f64()).into())
-        }
+        Err(_) => return Err(GatewayError::timeout(call.group, name, head_timeout.as_secs_f64()).into()),
     };
 
     let status = response.status();
@@ -107,26 +153,14 @@ pub async fn call(
         });
     }
     if stream {
-        return Ok(Answer::Stream { response });
+        return Ok((response, None));
     }
-    let body =
-        match tokio::time::timeout_at(deadline.into(), response.read_to_end(MAX_RESPONSE_BODY))
-            .await
-        {
-            Ok(Ok(b)) => b,
-            Ok(Err(f)) => return Err(failure_error(f, call, deadlines.total).into()),
-            Err(_) => {
-                return Err(
-                    GatewayError::timeout(call.group, name, deadlines.total.as_secs_f64()).into(),
-                )
-            }
-        };
-    let body = provider.translate_response(call, body)?;
-    Ok(Answer::Whole {
-        status,
-        body,
-        response,
-    })
+    let body = match tokio::time::timeout_at(deadline.into(), response.read_to_end(MAX_RESPONSE_BODY)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(f)) => return Err(failure_error(f, call, deadlines.total).into()),
+        Err(_) => return Err(GatewayError::timeout(call.group, name, deadlines.total.as_secs_f64()).into()),
+    };
+    Ok((response, Some(body)))
 }
 
 /// Passes a provider's stream to the client event by event as it arrives. Failures from here

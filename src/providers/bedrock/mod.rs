@@ -30,6 +30,7 @@ use super::{
     content_type_json, provider_error, unix_now, Call, Provider, ProviderRequest, StreamTranslator,
 };
 use crate::canonical::request::Operation;
+use crate::canonical::RequestBody;
 use crate::error::GatewayError;
 use crate::router::Deployment;
 use bytes::Bytes;
@@ -120,6 +121,39 @@ impl Provider for Bedrock {
     fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {
         aws_error(call, error::map_error(status, body))
     }
+
+    /// Titan takes one input per InvokeModel call: several inputs become several calls.
+    fn split(&self, call: &Call<'_>) -> Result<Option<Vec<RequestBody>>, GatewayError> {
+        let titan = matches!(
+            EmbeddingModel::for_model(model_id(call.upstream_model)),
+            Some(EmbeddingModel::Titan { .. })
+        );
+        if call.op != Operation::Embedding || !titan {
+            return Ok(None);
+        }
+        let request = call.body.to_value();
+        let inputs = embeddings::inputs(&request)?;
+        if inputs.len() <= 1 {
+            return Ok(None);
+        }
+        let parts = inputs.into_iter().map(|input| {
+            let mut one = request.clone();
+            one["input"] = Value::String(input);
+            let bytes = serde_json::to_vec(&one).map_err(|e| GatewayError::internal(e.to_string()))?;
+            RequestBody::parse(Bytes::from(bytes), Operation::Embedding)
+        });
+        parts.collect::<Result<Vec<_>, _>>().map(Some)
+    }
+
+    fn combine(&self, call: &Call<'_>, answers: Vec<Bytes>) -> Result<Bytes, GatewayError> {
+        let format = EncodingFormat::of_request(&call.body.to_value())?;
+        let answers = answers
+            .iter()
+            .map(|a| serde_json::from_slice::<Value>(a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| GatewayError::new(502, "api_error", format!("invalid answer from Bedrock: {e}")))?;
+        Ok(Bytes::from(embeddings::titan_response(&answers, call.alias, format).to_string()))
+    }
 }
 
 /// The Bedrock model id without LiteLLM's route prefixes (`bedrock/converse/...`,
@@ -136,11 +170,10 @@ fn embedding_request(call: &Call<'_>, model: &str, request: &Value) -> Result<Va
     match EmbeddingModel::for_model(model) {
         Some(EmbeddingModel::Cohere) => embeddings::cohere_request(request, drop),
         Some(EmbeddingModel::Titan { v2 }) => match embeddings::inputs(request)?.as_slice() {
+            [] => Err(GatewayError::bad_request("input must not be empty").with_param("input")),
             [one] => embeddings::titan_request(one, request, v2, drop),
-            _ => Err(GatewayError::bad_request(
-                "bedrock titan embeddings take one input per request; send the inputs one at a time",
-            )
-            .with_param("input")),
+            // Several inputs were split into one call each (see `split`).
+            _ => Err(GatewayError::internal("titan embeddings reached the request builder unsplit")),
         },
         None => Err(GatewayError::bad_request(format!(
             "bedrock embeddings support amazon.titan-embed-text and cohere.embed models, not {model}"
