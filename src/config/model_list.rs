@@ -445,7 +445,7 @@ impl DeploymentConfig {
     fn blank() -> Self {
         DeploymentConfig {
             model_name: String::new(),
-            provider: registry::lookup("openai").expect("openai is registered"),
+            provider: registry::openai(),
             model: String::new(),
             api_base: None,
             api_key: None,

@@ -311,6 +311,11 @@ pub static PROVIDERS: &[ProviderSpec] = &[
     },
 ];
 
+/// The provider of models named without a prefix (`gpt-4o`), first in the table.
+pub fn openai() -> &'static ProviderSpec {
+    &PROVIDERS[0]
+}
+
 pub fn lookup(name: &str) -> Option<&'static ProviderSpec> {
     PROVIDERS.iter().find(|p| p.name == name)
 }
@@ -334,9 +339,9 @@ pub fn split_model<'m>(
             Some(spec) => Ok((spec, rest)),
             None => Err(format!("unknown provider {prefix:?}")),
         },
-        // A bare `*` (with `model_name: "*"`) takes the provider from the requested model.
-        None if model == "*" => Ok((lookup("openai").expect("openai is registered"), model)),
-        None => Ok((lookup("openai").expect("openai is registered"), model)),
+        // No prefix, `*` included, is OpenAI: `model_name: "*"` with `model: "*"` sends any
+        // requested name to OpenAI; `anthropic/*`-style patterns reach the other providers.
+        None => Ok((openai(), model)),
     }
 }
 
@@ -349,6 +354,11 @@ mod tests {
         let (p, m) = split_model("hosted_vllm/meta-llama/Llama-3-8B", None).unwrap();
         assert_eq!(p.name, "hosted_vllm");
         assert_eq!(m, "meta-llama/Llama-3-8B");
+    }
+
+    #[test]
+    fn openai_is_first_in_the_table() {
+        assert_eq!(openai().name, "openai");
     }
 
     #[test]
