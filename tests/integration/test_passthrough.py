@@ -35,3 +35,42 @@ def test_passthrough_needs_the_gateway_key(mock, start_gateway):
     assert_openai_error(gw.post("/openai/v1/chat/completions", {"model": "m"}, key=None), 401)
     assert_openai_error(gw.post("/openai/v1/chat/completions", {"model": "m"}, key="sk-wrong"), 401)
     assert mock.count() == before
+
+
+def test_gemini_passthrough_uses_the_gateway_google_key(mock, start_gateway):
+    cfg = {
+        "model_list": [
+            {"model_name": "gem", "litellm_params": {"model": "gemini/gemini-2.0-flash", "api_base": f"{mock.base}/v1beta", "api_key": "google-key-1"}}
+        ],
+        "general_settings": {"master_key": MASTER_KEY},
+    }
+    gw = start_gateway(cfg)
+    mock.clear()
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    r = gw.post("/gemini/v1beta/models/gemini-2.0-flash:generateContent", body)
+    assert r.status_code == 200, r.text
+    assert r.json()["candidates"][0]["content"]["parts"][0]["text"] == "Hello from the mock provider."
+    rec = mock.last()
+    assert rec["path"] == "/v1beta/models/gemini-2.0-flash:generateContent"
+    assert rec["headers"]["x-goog-api-key"] == "google-key-1"
+    assert "authorization" not in rec["headers"]
+    assert rec["body"] == body
+
+
+def test_anthropic_passthrough_uses_the_gateway_anthropic_key(mock, start_gateway):
+    cfg = {
+        "model_list": [
+            {"model_name": "claude", "litellm_params": {"model": "anthropic/claude-x", "api_base": mock.base, "api_key": "anthropic-key-1"}}
+        ],
+        "general_settings": {"master_key": MASTER_KEY},
+    }
+    gw = start_gateway(cfg)
+    mock.clear()
+    # Any path but /v1/messages (which routes by alias) is forwarded as it is.
+    r = gw.post("/anthropic/v1/complete", {"model": "claude-2", "prompt": "x"}, headers={"anthropic-version": "2023-06-01"})
+    rec = mock.last()
+    assert rec["path"] == "/v1/complete"
+    assert rec["headers"]["x-api-key"] == "anthropic-key-1"
+    assert rec["headers"]["anthropic-version"] == "2023-06-01"
+    assert all(MASTER_KEY not in v for v in rec["headers"].values())
+    assert r.status_code == 404  # the mock has no such route; the gateway forwarded it
