@@ -7,6 +7,7 @@ pub mod error;
 pub mod inbound;
 pub mod providers;
 pub mod proxy;
+pub mod reload;
 pub mod router;
 pub mod spend;
 pub mod state;

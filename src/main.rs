@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tollgate::config;
 use tollgate::credentials::vertex_tokens::VertexTokenRefresher;
 use tollgate::proxy::TollgateProxy;
+use tollgate::reload::ConfigReloader;
 use tollgate::router::health::HealthChecker;
 use tollgate::state::Gateway;
 
@@ -78,6 +79,14 @@ fn main() -> ExitCode {
         HealthChecker {
             gateway: Arc::clone(&gateway),
         },
+    ));
+    server.add_service(pingora::services::background::background_service(
+        "config reload",
+        // Absolute, so a daemonized process (which changes directory) still finds it.
+        ConfigReloader::new(
+            Arc::clone(&gateway),
+            std::fs::canonicalize(&cli.config).unwrap_or(cli.config.clone()),
+        ),
     ));
     server.add_service(pingora::services::background::background_service(
         "vertex token refresh",
