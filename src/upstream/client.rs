@@ -7,9 +7,11 @@ use http::{HeaderName, HeaderValue};
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::http::client::HttpSession;
+use pingora::protocols::http::v1::client::{http_req_header_to_wire, HttpSession as Http1Session};
 use pingora::upstreams::peer::HttpPeer;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 
 /// How long an idle pooled connection to a provider is kept.
 const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -76,14 +78,22 @@ impl UpstreamClient {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let (mut session, reused) = self
+            let (session, reused) = self
                 .connector
                 .get_http_session(&peer)
                 .await
                 .map_err(|e| classify(&e))?;
             let head = build_head(&req).map_err(|e| UpstreamFailure::Unreachable(e.to_string()))?;
-            match exchange(&mut session, head, req.body.clone()).await {
-                Ok(()) => return Ok(UpstreamResponse { session, peer }),
+            let outcome = match session {
+                HttpSession::H1(h1) if req.body.len() <= COALESCE_LIMIT => {
+                    coalesced_exchange(h1, &head, &req.body).await
+                }
+                mut other => exchange(&mut other, head, req.body.clone())
+                    .await
+                    .map(|()| other),
+            };
+            match outcome {
+                Ok(session) => return Ok(UpstreamResponse { session, peer }),
                 Err(e) if reused && attempts == 1 && !is_timeout(&e) => continue,
                 Err(e) => return Err(classify(&e)),
             }
@@ -147,6 +157,66 @@ fn build_head(req: &UpstreamRequest<'_>) -> pingora::Result<RequestHeader> {
         head.insert_header(name.clone(), value.clone())?;
     }
     Ok(head)
+}
+
+/// Requests up to this size go out in one write: head and body together.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
+/// Pingora's H1 client flushes the request head before the body, costing a second send (and a
+/// second wake-up at the provider) per call. For requests that fit, write both at once on the
+/// session's connection, then let a fresh session over the same connection read the answer.
+async fn send_coalesced(
+    h1: Http1Session,
+    head: &RequestHeader,
+    body: &Bytes,
+) -> pingora::Result<Http1Session> {
+    let (read_timeout, write_timeout) = (h1.read_timeout, h1.write_timeout);
+    let mut stream = h1.into_inner();
+    let mut wire = http_req_header_to_wire(head).ok_or_else(|| {
+        pingora::Error::explain(
+            pingora::ErrorType::InvalidHTTPHeader,
+            "unwritable request head",
+        )
+    })?;
+    wire.extend_from_slice(body);
+    let write = async {
+        stream.write_all(&wire).await?;
+        stream.flush().await
+    };
+    let written = match write_timeout {
+        Some(t) => tokio::time::timeout(t, write)
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut))),
+        None => write.await,
+    };
+    written.map_err(|e| {
+        let kind = if e.kind() == std::io::ErrorKind::TimedOut {
+            pingora::ErrorType::WriteTimedout
+        } else {
+            pingora::ErrorType::WriteError
+        };
+        pingora::Error::because(kind, "while writing the request", e)
+    })?;
+    let mut session = Http1Session::new(stream);
+    session.read_timeout = read_timeout;
+    session.write_timeout = write_timeout;
+    Ok(session)
+}
+
+async fn coalesced_exchange(
+    h1: Http1Session,
+    head: &RequestHeader,
+    body: &Bytes,
+) -> pingora::Result<HttpSession> {
+    let mut session = HttpSession::H1(send_coalesced(h1, head, body).await?);
+    session.read_response_header().await?;
+    match session.response_header() {
+        Some(_) => Ok(session),
+        None => pingora::Error::e_explain(
+            pingora::ErrorType::InvalidHTTPHeader,
+            "no response header from upstream",
+        ),
+    }
 }
 
 async fn exchange(
