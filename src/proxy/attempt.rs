@@ -89,14 +89,18 @@ async fn call_in_parts(
     let mut answers = Vec::with_capacity(parts.len());
     let mut last: Option<UpstreamResponse> = None;
     for part in parts {
-        let part_call = Call { body: part, ..*call };
+        let part_call = Call {
+            body: part,
+            ..*call
+        };
         let (response, body) = exchange(gateway, &part_call, false, deadlines).await?;
         answers.push(body.unwrap_or_default());
         if let Some(previous) = last.replace(response) {
             gateway.upstream.release(previous).await;
         }
     }
-    let response = last.ok_or_else(|| GatewayError::bad_request("nothing to send").with_param("input"))?;
+    let response =
+        last.ok_or_else(|| GatewayError::bad_request("nothing to send").with_param("input"))?;
     let provider = providers::for_wire(call.deployment.provider.wire);
     Ok(Answer::Whole {
         status: response.status(),
@@ -117,7 +121,11 @@ async fn exchange(
     let built = provider.build_request(call)?;
     let endpoint = d.endpoint()?;
     let deadline = Instant::now() + deadlines.total;
-    let head_timeout = if stream { deadlines.stream.min(deadlines.total) } else { deadlines.total };
+    let head_timeout = if stream {
+        deadlines.stream.min(deadlines.total)
+    } else {
+        deadlines.total
+    };
     let name = d.provider.display;
 
     let send = gateway.upstream.send(
@@ -132,7 +140,9 @@ async fn exchange(
     let mut response = match tokio::time::timeout(head_timeout, send).await {
         Ok(Ok(r)) => r,
         Ok(Err(f)) => return Err(failure_error(f, call, head_timeout).into()),
-        Err(_) => return Err(GatewayError::timeout(call.group, name, head_timeout.as_secs_f64()).into()),
+        Err(_) => {
+            return Err(GatewayError::timeout(call.group, name, head_timeout.as_secs_f64()).into())
+        }
     };
 
     let status = response.status();
@@ -155,11 +165,18 @@ async fn exchange(
     if stream {
         return Ok((response, None));
     }
-    let body = match tokio::time::timeout_at(deadline.into(), response.read_to_end(MAX_RESPONSE_BODY)).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(f)) => return Err(failure_error(f, call, deadlines.total).into()),
-        Err(_) => return Err(GatewayError::timeout(call.group, name, deadlines.total.as_secs_f64()).into()),
-    };
+    let body =
+        match tokio::time::timeout_at(deadline.into(), response.read_to_end(MAX_RESPONSE_BODY))
+            .await
+        {
+            Ok(Ok(b)) => b,
+            Ok(Err(f)) => return Err(failure_error(f, call, deadlines.total).into()),
+            Err(_) => {
+                return Err(
+                    GatewayError::timeout(call.group, name, deadlines.total.as_secs_f64()).into(),
+                )
+            }
+        };
     Ok((response, Some(body)))
 }
 

@@ -139,7 +139,8 @@ impl Provider for Bedrock {
         let parts = inputs.into_iter().map(|input| {
             let mut one = request.clone();
             one["input"] = Value::String(input);
-            let bytes = serde_json::to_vec(&one).map_err(|e| GatewayError::internal(e.to_string()))?;
+            let bytes =
+                serde_json::to_vec(&one).map_err(|e| GatewayError::internal(e.to_string()))?;
             RequestBody::parse(Bytes::from(bytes), Operation::Embedding)
         });
         parts.collect::<Result<Vec<_>, _>>().map(Some)
@@ -151,8 +152,16 @@ impl Provider for Bedrock {
             .iter()
             .map(|a| serde_json::from_slice::<Value>(a))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| GatewayError::new(502, "api_error", format!("invalid answer from Bedrock: {e}")))?;
-        Ok(Bytes::from(embeddings::titan_response(&answers, call.alias, format).to_string()))
+            .map_err(|e| {
+                GatewayError::new(
+                    502,
+                    "api_error",
+                    format!("invalid answer from Bedrock: {e}"),
+                )
+            })?;
+        Ok(Bytes::from(
+            embeddings::titan_response(&answers, call.alias, format).to_string(),
+        ))
     }
 }
 

@@ -296,18 +296,25 @@ fn embeddings_invoke_titan_one_input_and_cohere_many() {
     let texts: Vec<_> = parts
         .iter()
         .map(|p| {
-            let req = Bedrock.build_request(&call(Operation::Embedding, p, &d, titan)).unwrap();
+            let req = Bedrock
+                .build_request(&call(Operation::Embedding, p, &d, titan))
+                .unwrap();
             serde_json::from_slice::<serde_json::Value>(&req.body).unwrap()["inputText"].clone()
         })
         .collect();
     assert_eq!(texts, [json!("a"), json!("b")]);
-    let answer = |v: f64| Bytes::from(json!({"embedding": [v, v], "inputTextTokenCount": 2}).to_string());
+    let answer =
+        |v: f64| Bytes::from(json!({"embedding": [v, v], "inputTextTokenCount": 2}).to_string());
     let combined: serde_json::Value =
-        serde_json::from_slice(&Bedrock.combine(&c, vec![answer(0.1), answer(0.2)]).unwrap()).unwrap();
+        serde_json::from_slice(&Bedrock.combine(&c, vec![answer(0.1), answer(0.2)]).unwrap())
+            .unwrap();
     assert_eq!(combined["data"][1]["index"], 1);
     assert_eq!(combined["data"][1]["embedding"], json!([0.2, 0.2]));
     assert_eq!(combined["usage"]["prompt_tokens"], 4);
-    assert!(Bedrock.split(&call(Operation::Embedding, &one, &d, titan)).unwrap().is_none());
+    assert!(Bedrock
+        .split(&call(Operation::Embedding, &one, &d, titan))
+        .unwrap()
+        .is_none());
 
     let cohere = "cohere.embed-english-v3";
     let d = deployment("bedrock", cohere, None, KEYS);
