@@ -116,6 +116,27 @@ impl<'a> FunctionTool<'a> {
     }
 }
 
+/// A string field of a JSON object, or "" when absent or not a string.
+pub fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
+    v.get(field).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Appends a turn, merging it into the previous one when the role repeats: Anthropic, Gemini
+/// and Bedrock all require user and assistant turns to alternate. Empty turns are skipped.
+pub fn push_turn(
+    turns: &mut Vec<(&'static str, Vec<Value>)>,
+    role: &'static str,
+    blocks: Vec<Value>,
+) {
+    if blocks.is_empty() {
+        return;
+    }
+    match turns.last_mut() {
+        Some((last, existing)) if *last == role => existing.extend(blocks),
+        _ => turns.push((role, blocks)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! alternate, carries tool calls as `tool_use` blocks in the assistant turn and tool answers
 //! as `tool_result` blocks in the next user turn (results first in that turn).
 
+use crate::canonical::params::{push_turn, str_field};
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 
@@ -37,17 +38,6 @@ pub(super) fn convert(messages: &[Value]) -> Result<Converted, GatewayError> {
         system: system_field(system),
         messages,
     })
-}
-
-/// Consecutive turns of one role become one turn: Anthropic requires alternation.
-fn push_turn(turns: &mut Vec<(&'static str, Vec<Value>)>, role: &'static str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    match turns.last_mut() {
-        Some((last, existing)) if *last == role => existing.extend(blocks),
-        _ => turns.push((role, blocks)),
-    }
 }
 
 /// A plain string when no block asks for caching, else the blocks themselves.
@@ -244,8 +234,4 @@ fn tool_result(message: &Value, i: usize) -> Result<Value, GatewayError> {
 
 fn invalid(i: usize, what: impl std::fmt::Display) -> GatewayError {
     GatewayError::bad_request(format!("messages[{i}]: {what}")).with_param("messages")
-}
-
-fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or_default()
 }

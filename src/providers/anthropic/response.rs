@@ -3,6 +3,7 @@
 //! `reasoning_content`, cache token counts folded into `prompt_tokens`.
 
 use super::request::JSON_MODE_TOOL;
+use crate::canonical::params::str_field;
 use serde_json::{json, Map, Value};
 
 /// The OpenAI `chat.completion` for an Anthropic Message. Missing or odd fields degrade to
@@ -159,10 +160,6 @@ fn tool_call(tool: &Value, id_field: &str) -> Value {
 
 fn count(usage: &Value, field: &str) -> u64 {
     usage.get(field).and_then(Value::as_u64).unwrap_or(0)
-}
-
-fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or_default()
 }
 
 #[cfg(test)]

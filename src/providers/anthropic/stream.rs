@@ -9,6 +9,7 @@ use super::error::{openai_kind, openai_status, status_for_type};
 use super::request::JSON_MODE_TOOL;
 use super::response::{finish_reason, openai_usage, token_counts};
 use crate::canonical::chunks::ChunkWriter;
+use crate::canonical::params::str_field;
 use crate::canonical::sse::{EventSplitter, SseDecoder};
 use crate::error::{kind_for_status, GatewayError};
 use bytes::BytesMut;
@@ -230,10 +231,6 @@ impl ToolBlocks {
             reason
         }
     }
-}
-
-fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! what a block is. `cache_control` (LiteLLM's prompt-caching extension) becomes a `cachePoint`
 //! block after the marked content, as LiteLLM does.
 
+use crate::canonical::params::{push_turn, str_field};
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 
@@ -46,16 +47,6 @@ pub(super) fn convert(messages: &[Value]) -> Result<Converted, GatewayError> {
         messages,
         has_tool_blocks,
     })
-}
-
-fn push_turn(turns: &mut Vec<(&'static str, Vec<Value>)>, role: &'static str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    match turns.last_mut() {
-        Some((last, existing)) if *last == role => existing.extend(blocks),
-        _ => turns.push((role, blocks)),
-    }
 }
 
 /// A message's `content` (string, parts or null) as Converse blocks; `media` allows images.
@@ -223,8 +214,4 @@ fn tool_result(message: &Value, i: usize) -> Result<Value, GatewayError> {
 
 fn invalid(i: usize, what: impl std::fmt::Display) -> GatewayError {
     GatewayError::bad_request(format!("messages[{i}]: {what}")).with_param("messages")
-}
-
-fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or_default()
 }

@@ -3,6 +3,7 @@
 //! `reasoning_content` (and `thinking_blocks`, so clients can send them back), cache token
 //! counts folded into `prompt_tokens`.
 
+use crate::canonical::params::str_field;
 use crate::providers::anthropic::response as anthropic;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{json, Value};
@@ -96,10 +97,6 @@ pub(crate) fn completion_id() -> String {
     let _ = SystemRandom::new().fill(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("chatcmpl-{hex}")
-}
-
-fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::converse_response::{completion_id, finish_reason, openai_usage, token
 use super::error::{openai_kind, status_for_type};
 use super::eventstream::{EventStreamDecoder, Message};
 use crate::canonical::chunks::ChunkWriter;
+use crate::canonical::params::str_field;
 use crate::error::{kind_for_status, GatewayError};
 use crate::providers::anthropic::stream::ToolBlocks;
 use crate::providers::StreamTranslator;
@@ -180,10 +181,6 @@ fn block_index(payload: &Value) -> u64 {
         .get("contentBlockIndex")
         .and_then(Value::as_u64)
         .unwrap_or(0)
-}
-
-fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or_default()
 }
 
 #[cfg(test)]

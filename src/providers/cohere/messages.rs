@@ -4,6 +4,7 @@
 //! `{type: "text"}` and `{type: "image_url"}` items; assistant `tool_calls` keep OpenAI's shape
 //! with arguments as a JSON string; tool answers stay `role: tool` with `tool_call_id`.
 
+use crate::canonical::params::str_field;
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 
@@ -146,8 +147,4 @@ fn tool(message: &Value, i: usize) -> Result<Value, GatewayError> {
 
 fn invalid(i: usize, what: impl std::fmt::Display) -> GatewayError {
     GatewayError::bad_request(format!("messages[{i}]: {what}")).with_param("messages")
-}
-
-fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or_default()
 }

@@ -6,6 +6,7 @@
 //! Cohere's `tool_plan` (its reasoning before calling tools) has no OpenAI field and is left
 //! out, as LiteLLM does; so are citations.
 
+use crate::canonical::params::str_field;
 use serde_json::{json, Map, Value};
 
 /// The OpenAI `chat.completion` for a Cohere chat response. Missing or odd fields degrade to
@@ -133,10 +134,6 @@ pub(crate) fn count(v: &Value, field: &str) -> u64 {
             .unwrap_or(0),
         None => 0,
     }
-}
-
-fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 use super::response::{finish_reason, openai_usage, token_counts};
 use crate::canonical::chunks::ChunkWriter;
+use crate::canonical::params::str_field;
 use crate::canonical::sse::{EventSplitter, SseDecoder};
 use crate::error::GatewayError;
 use crate::providers::StreamTranslator;
@@ -171,10 +172,6 @@ fn arguments_of(call: &Value) -> &str {
     call.pointer("/function/arguments")
         .and_then(Value::as_str)
         .unwrap_or_default()
-}
-
-fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or_default()
 }
 
 #[cfg(test)]

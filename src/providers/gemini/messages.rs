@@ -7,6 +7,7 @@
 //! Consecutive turns of one role are merged, as LiteLLM does.
 
 use super::media;
+use crate::canonical::params::{push_turn, str_field};
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -56,16 +57,6 @@ pub(super) fn convert(messages: &[Value]) -> Result<Converted, GatewayError> {
         system_instruction,
         contents,
     })
-}
-
-fn push_turn(turns: &mut Vec<(&'static str, Vec<Value>)>, role: &'static str, parts: Vec<Value>) {
-    if parts.is_empty() {
-        return;
-    }
-    match turns.last_mut() {
-        Some((last, existing)) if *last == role => existing.extend(parts),
-        _ => turns.push((role, parts)),
-    }
 }
 
 /// A message's text: the string, or its text parts concatenated (system prompts and tool
@@ -232,8 +223,4 @@ fn function_response(
 
 fn invalid(i: usize, what: impl std::fmt::Display) -> GatewayError {
     GatewayError::bad_request(format!("messages[{i}]: {what}")).with_param("messages")
-}
-
-fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or_default()
 }
