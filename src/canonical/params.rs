@@ -137,6 +137,20 @@ pub fn push_turn(
     }
 }
 
+/// A tool call's `function.arguments` as a JSON object: the JSON string parsed (an empty string
+/// or none is `{}`, for tools without parameters). `None` when they are not an object, which
+/// callers refuse with a 400: sending `{}` instead would tell the model its call ran with no
+/// arguments.
+pub fn tool_call_arguments(function: &Value) -> Option<Value> {
+    let args = match function.get("arguments") {
+        None | Some(Value::Null) => json!({}),
+        Some(Value::String(s)) if s.trim().is_empty() => json!({}),
+        Some(Value::String(s)) => serde_json::from_str::<Value>(s).ok()?,
+        Some(other) => other.clone(),
+    };
+    args.is_object().then_some(args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! alternate, carries tool calls as `tool_use` blocks in the assistant turn and tool answers
 //! as `tool_result` blocks in the next user turn (results first in that turn).
 
-use crate::canonical::params::{push_turn, str_field};
+use crate::canonical::params::{push_turn, str_field, tool_call_arguments};
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 
@@ -184,22 +184,14 @@ fn assistant_blocks(message: &Value, i: usize) -> Result<Vec<Value>, GatewayErro
     Ok(blocks)
 }
 
-/// Arguments that are not a JSON object are a 400: sending `{}` instead would tell the model
-/// its call ran with no arguments. An empty string is `{}` (tools without parameters).
 fn tool_use(call: &Value, i: usize, j: usize) -> Result<Value, GatewayError> {
     let function = call.get("function").unwrap_or(&Value::Null);
-    let input = match function.get("arguments") {
-        None | Some(Value::Null) => json!({}),
-        Some(Value::String(s)) if s.trim().is_empty() => json!({}),
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s).unwrap_or(Value::Null),
-        Some(other) => other.clone(),
-    };
-    if !input.is_object() {
-        return Err(invalid(
+    let input = tool_call_arguments(function).ok_or_else(|| {
+        invalid(
             i,
             format!("tool_calls[{j}].function.arguments must be a JSON object"),
-        ));
-    }
+        )
+    })?;
     Ok(json!({
         "type": "tool_use",
         "id": str_field(call, "id"),

@@ -7,7 +7,7 @@
 //! what a block is. `cache_control` (LiteLLM's prompt-caching extension) becomes a `cachePoint`
 //! block after the marked content, as LiteLLM does.
 
-use crate::canonical::params::{push_turn, str_field};
+use crate::canonical::params::{push_turn, str_field, tool_call_arguments};
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 
@@ -171,22 +171,14 @@ fn reasoning_block(block: &Value) -> Option<Value> {
     }
 }
 
-/// Arguments that are not a JSON object are a 400 (sending `{}` would tell the model its call
-/// ran without them); an empty string is `{}`.
 fn tool_use(call: &Value, i: usize, j: usize) -> Result<Value, GatewayError> {
     let function = call.get("function").unwrap_or(&Value::Null);
-    let input = match function.get("arguments") {
-        None | Some(Value::Null) => json!({}),
-        Some(Value::String(s)) if s.trim().is_empty() => json!({}),
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s).unwrap_or(Value::Null),
-        Some(other) => other.clone(),
-    };
-    if !input.is_object() {
-        return Err(invalid(
+    let input = tool_call_arguments(function).ok_or_else(|| {
+        invalid(
             i,
             format!("tool_calls[{j}].function.arguments must be a JSON object"),
-        ));
-    }
+        )
+    })?;
     Ok(json!({"toolUse": {
         "toolUseId": str_field(call, "id"),
         "name": str_field(function, "name"),

@@ -7,7 +7,7 @@
 //! Consecutive turns of one role are merged, as LiteLLM does.
 
 use super::media;
-use crate::canonical::params::{push_turn, str_field};
+use crate::canonical::params::{push_turn, str_field, tool_call_arguments};
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -177,23 +177,13 @@ fn assistant_parts(
     Ok(parts)
 }
 
-/// Arguments that are not a JSON object are a 400: sending `{}` instead would tell the model
-/// its call ran with no arguments. An empty string is `{}` (tools without parameters).
 fn arguments(function: &Value, i: usize, j: usize) -> Result<Value, GatewayError> {
-    let args = match function.get("arguments") {
-        None | Some(Value::Null) => json!({}),
-        Some(Value::String(s)) if s.trim().is_empty() => json!({}),
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s).unwrap_or(Value::Null),
-        Some(other) => other.clone(),
-    };
-    if args.is_object() {
-        Ok(args)
-    } else {
-        Err(invalid(
+    tool_call_arguments(function).ok_or_else(|| {
+        invalid(
             i,
             format!("tool_calls[{j}].function.arguments must be a JSON object"),
-        ))
-    }
+        )
+    })
 }
 
 /// A tool answer as `functionResponse {name, response: {content}}`, LiteLLM's shape: OpenAI
