@@ -9,5 +9,7 @@ pub mod json_scan;
 pub mod params;
 pub mod request;
 pub mod sse;
+pub mod usage;
 
 pub use request::RequestBody;
+pub use usage::Usage;

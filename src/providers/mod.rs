@@ -13,7 +13,7 @@ mod text_completion;
 mod upstream_error;
 
 use crate::canonical::request::Operation;
-use crate::canonical::RequestBody;
+use crate::canonical::{RequestBody, Usage};
 use crate::error::GatewayError;
 use crate::router::Deployment;
 use bytes::{Bytes, BytesMut};
@@ -95,6 +95,17 @@ pub trait StreamTranslator: Send {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut);
     /// The upstream stream ended; emit what is still owed (e.g. `data: [DONE]`).
     fn finish(&mut self, out: &mut BytesMut);
+
+    /// The provider's own token counts, once its stream has given them.
+    fn usage(&self) -> Option<Usage> {
+        None
+    }
+
+    /// Set when the upstream's stream cannot be read on (an event over the size bound, a
+    /// broken frame): the gateway ends the answer with this error instead of reading more.
+    fn failure(&mut self) -> Option<GatewayError> {
+        None
+    }
 }
 
 pub fn for_wire(wire: Wire) -> &'static dyn Provider {
@@ -152,6 +163,12 @@ impl StreamTranslator for Chained {
         let mid = self.between.split();
         self.outer.feed(&mid, out);
         self.outer.finish(out);
+    }
+    fn usage(&self) -> Option<Usage> {
+        self.inner.usage()
+    }
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.inner.failure().or_else(|| self.outer.failure())
     }
 }
 
