@@ -4,6 +4,7 @@
 //! re-serialized.
 
 pub mod chunks;
+pub mod gateway_params;
 pub mod error_text;
 pub mod json_scan;
 pub mod params;

@@ -13,10 +13,19 @@ pub struct GeneralSettings {
     pub database_url: Option<String>,
     /// Request bodies above this are refused with 413.
     pub max_request_size_mb: f64,
+    /// Provider answers above this are refused with 502 instead of being passed on.
     pub max_response_size_mb: Option<f64>,
     pub background_health_checks: bool,
     /// Seconds between active health checks.
     pub health_check_interval: f64,
+    /// Tollgate's own: seconds a write to a client may block before the call is abandoned (a
+    /// client that stops reading must not pin an upstream connection).
+    pub client_write_timeout: f64,
+    /// Tollgate's own: seconds to receive a whole request body.
+    pub request_body_timeout: f64,
+    /// Tollgate's own: whether `/anthropic/*`, `/gemini/*`, `/openai/*` forward with the
+    /// gateway's provider credentials.
+    pub provider_passthrough: bool,
 }
 
 impl Default for GeneralSettings {
@@ -31,6 +40,9 @@ impl Default for GeneralSettings {
             background_health_checks: false,
             // LiteLLM's default.
             health_check_interval: 300.0,
+            client_write_timeout: 60.0,
+            request_body_timeout: 60.0,
+            provider_passthrough: true,
         }
     }
 }
@@ -86,7 +98,20 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
                 }
             }
         }
-        "max_response_size_mb" => s.max_response_size_mb = v.number(env, diag),
+        "max_response_size_mb" => s.max_response_size_mb = positive(v, env, diag),
+        "client_write_timeout" => {
+            if let Some(secs) = positive(v, env, diag) {
+                s.client_write_timeout = secs;
+            }
+        }
+        "request_body_timeout" => {
+            if let Some(secs) = positive(v, env, diag) {
+                s.request_body_timeout = secs;
+            }
+        }
+        "provider_passthrough" => {
+            s.provider_passthrough = v.boolean(env, diag).unwrap_or(true)
+        }
         "background_health_checks" => {
             s.background_health_checks = v.boolean(env, diag).unwrap_or(false)
         }

@@ -75,8 +75,8 @@ impl Deployment {
             api_key: c.api_key.clone(),
             api_version: c.api_version.clone(),
             organization: c.organization.clone(),
-            timeout: c.timeout.map(Duration::from_secs_f64),
-            stream_timeout: c.stream_timeout.map(Duration::from_secs_f64),
+            timeout: c.timeout.map(crate::duration::from_secs),
+            stream_timeout: c.stream_timeout.map(crate::duration::from_secs),
             // simple-shuffle weights: `weight`, else `rpm`, else `tpm`, else equal.
             weight: c
                 .weight

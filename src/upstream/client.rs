@@ -36,6 +36,8 @@ pub enum UpstreamFailure {
     Unreachable(String),
     /// The deadline passed.
     Timeout,
+    /// The answer is larger than the limit it was read with (bytes).
+    TooLarge(usize),
 }
 
 pub struct UpstreamResponse {
@@ -134,10 +136,8 @@ impl UpstreamResponse {
     pub async fn read_to_end(&mut self, limit: usize) -> Result<Bytes, UpstreamFailure> {
         let mut buf = BytesMut::new();
         while let Some(chunk) = self.next_chunk().await? {
-            if buf.len() + chunk.len() > limit {
-                return Err(UpstreamFailure::Unreachable(format!(
-                    "response body larger than {limit} bytes"
-                )));
+            if buf.len().saturating_add(chunk.len()) > limit {
+                return Err(UpstreamFailure::TooLarge(limit));
             }
             if buf.is_empty() && self.session.response_done() {
                 // A body that arrives in one piece needs no copy.
