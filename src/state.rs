@@ -93,11 +93,18 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(config: GatewayConfig) -> Result<Arc<Gateway>, String> {
+        Self::with_upstream(config, UpstreamClient::default())
+    }
+
+    pub fn with_upstream(
+        config: GatewayConfig,
+        upstream: UpstreamClient,
+    ) -> Result<Arc<Gateway>, String> {
         let states = StateRegistry::default();
         let snapshot = Snapshot::compile(config, &states)?;
         Ok(Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
-            upstream: UpstreamClient::default(),
+            upstream,
             states,
             observers: Observers::new(vec![Box::new(AccessLog)]),
         }))

@@ -91,6 +91,31 @@ impl ProxyHttp for TollgateProxy {
         Ok(())
     }
 
+    /// Passthrough failures (the provider unreachable, too slow): OpenAI's error shape, as on
+    /// every other route, instead of Pingora's bare status page.
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> pingora::proxy::FailToProxy {
+        let error = passthrough::failure_error(e);
+        let error_code = match &error {
+            Some(err) => {
+                session.set_keepalive(None);
+                match respond::error(session, ctx, err, None).await {
+                    Ok(()) => err.status,
+                    Err(_) => 0,
+                }
+            }
+            None => 0,
+        };
+        pingora::proxy::FailToProxy {
+            error_code,
+            can_reuse_downstream: false,
+        }
+    }
+
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         if ctx.admitted {
             let mut summary = std::mem::take(&mut ctx.outcome);
