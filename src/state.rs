@@ -56,7 +56,11 @@ impl Snapshot {
         Ok(Snapshot {
             models,
             policy,
-            master_key: config.general.master_key.as_deref().map(MasterKey::new),
+            master_key: config
+                .general
+                .master_key
+                .as_ref()
+                .map(|k| MasterKey::new(k.expose())),
             max_request_bytes: megabytes(config.general.max_request_size_mb),
             max_response_bytes: config
                 .general

@@ -80,8 +80,12 @@ impl GatewayParams {
         }
         match key {
             "fallbacks" => self.fallbacks = Some(group_names(key, raw)?),
-            "context_window_fallbacks" => self.context_window_fallbacks = Some(group_names(key, raw)?),
-            "content_policy_fallbacks" => self.content_policy_fallbacks = Some(group_names(key, raw)?),
+            "context_window_fallbacks" => {
+                self.context_window_fallbacks = Some(group_names(key, raw)?)
+            }
+            "content_policy_fallbacks" => {
+                self.content_policy_fallbacks = Some(group_names(key, raw)?)
+            }
             "num_retries" => self.num_retries = Some(typed(key, raw, "a non-negative integer")?),
             "drop_params" => self.drop_params = Some(typed(key, raw, "a boolean")?),
             "mock_response" => self.mock_response = Some(typed(key, raw, "a JSON value")?),
@@ -92,12 +96,12 @@ impl GatewayParams {
                 }
                 self.timeout = Some(secs);
             }
-            "metadata" | "litellm_metadata" => {
-                self.metadata = Some(typed(key, raw, "an object")?)
-            }
+            "metadata" | "litellm_metadata" => self.metadata = Some(typed(key, raw, "an object")?),
             "tags" => self.tags = Some(typed(key, raw, "a list of strings")?),
             "cache" | "caching" => self.cache = Some(typed(key, raw, "a JSON value")?),
-            "mock_testing_fallbacks" => self.mock_testing_fallbacks = Some(typed(key, raw, "a boolean")?),
+            "mock_testing_fallbacks" => {
+                self.mock_testing_fallbacks = Some(typed(key, raw, "a boolean")?)
+            }
             "mock_testing_rate_limit_error" => {
                 self.mock_testing_rate_limit_error = Some(typed(key, raw, "a boolean")?)
             }
@@ -144,7 +148,10 @@ mod tests {
         p.read("fallbacks", br#"["a",{"model":"b"}]"#).unwrap();
         p.read("num_retries", b"3").unwrap();
         p.read("api_key", br#""sk-x""#).unwrap();
-        assert_eq!(p.fallbacks.as_deref(), Some(&["a".to_string(), "b".to_string()][..]));
+        assert_eq!(
+            p.fallbacks.as_deref(),
+            Some(&["a".to_string(), "b".to_string()][..])
+        );
         assert_eq!(p.num_retries, Some(3));
         assert!(p.client_credentials);
         let e = p.read("num_retries", b"-1").unwrap_err();

@@ -4,8 +4,8 @@
 //! re-serialized.
 
 pub mod chunks;
-pub mod gateway_params;
 pub mod error_text;
+pub mod gateway_params;
 pub mod json_scan;
 pub mod params;
 pub mod request;

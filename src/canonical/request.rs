@@ -65,7 +65,10 @@ impl RequestBody {
         let anthropic = format == BodyFormat::Anthropic;
         let mut gateway = GatewayParams::default();
         let (raw, fields) = if fields.iter().any(|(k, _)| is_gateway_param(k, anthropic)) {
-            for (key, span) in fields.iter().filter(|(k, _)| is_gateway_param(k, anthropic)) {
+            for (key, span) in fields
+                .iter()
+                .filter(|(k, _)| is_gateway_param(k, anthropic))
+            {
                 gateway.read(key, &raw[span.clone()])?;
             }
             without_gateway_params(&raw, &fields, anthropic)
@@ -185,7 +188,10 @@ fn without_gateway_params(
     let mut out = Vec::with_capacity(raw.len());
     let mut kept = Vec::with_capacity(fields.len());
     out.push(b'{');
-    for (key, span) in fields.iter().filter(|(k, _)| !is_gateway_param(k, anthropic)) {
+    for (key, span) in fields
+        .iter()
+        .filter(|(k, _)| !is_gateway_param(k, anthropic))
+    {
         if kept.len() > 0 {
             out.push(b',');
         }
@@ -320,7 +326,10 @@ mod tests {
     #[test]
     fn duplicate_keys_are_400_naming_the_key() {
         for (body, key) in [
-            (r#"{"model":"cheap","messages":[],"model":"expensive"}"#, "model"),
+            (
+                r#"{"model":"cheap","messages":[],"model":"expensive"}"#,
+                "model",
+            ),
             (r#"{"model":"m","messages":[],"messages":[]}"#, "messages"),
             (r#"{"model":"m","mo\u0064el":"x","messages":[]}"#, "model"),
         ] {
@@ -330,7 +339,14 @@ mod tests {
         }
         let many: String = (0..200).map(|i| format!("\"k{i}\":1,")).collect();
         let body = format!("{{{many}\"model\":\"m\",\"messages\":[],\"k7\":2}}");
-        assert_eq!(parse(&body, Operation::Chat).err().unwrap().param.as_deref(), Some("k7"));
+        assert_eq!(
+            parse(&body, Operation::Chat)
+                .err()
+                .unwrap()
+                .param
+                .as_deref(),
+            Some("k7")
+        );
     }
 
     #[test]
@@ -345,12 +361,17 @@ mod tests {
         assert_eq!(&b.raw()[..], br#"{"model":"a","messages":[],"user":"u"}"#);
         assert!(b.to_value().get("metadata").is_none());
         let a = RequestBody::parse_as(
-            Bytes::from_static(br#"{"model":"a","messages":[],"metadata":{"user_id":"u"},"fallbacks":["x"]}"#),
+            Bytes::from_static(
+                br#"{"model":"a","messages":[],"metadata":{"user_id":"u"},"fallbacks":["x"]}"#,
+            ),
             Operation::Chat,
             BodyFormat::Anthropic,
         )
         .unwrap();
-        assert_eq!(&a.raw()[..], br#"{"model":"a","messages":[],"metadata":{"user_id":"u"}}"#);
+        assert_eq!(
+            &a.raw()[..],
+            br#"{"model":"a","messages":[],"metadata":{"user_id":"u"}}"#
+        );
     }
 
     #[test]

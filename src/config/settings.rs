@@ -4,13 +4,14 @@
 //! are kept out with a warning, so a real LiteLLM file loads and its owner sees what is ignored.
 
 use super::reliability::Reliability;
+use super::secret::Secret;
 use super::yaml::{for_each_entry, Diagnostics, EnvSource, Node};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct GeneralSettings {
-    pub master_key: Option<String>,
-    pub database_url: Option<String>,
+    pub master_key: Option<Secret>,
+    pub database_url: Option<Secret>,
     /// Request bodies above this are refused with 413.
     pub max_request_size_mb: f64,
     /// Provider answers above this are refused with 502 instead of being passed on.
@@ -87,8 +88,8 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
         return s;
     };
     for_each_entry(map, node.path(), diag, |key, v, diag| match key {
-        "master_key" => s.master_key = v.string(env, diag),
-        "database_url" => s.database_url = v.string(env, diag),
+        "master_key" => s.master_key = v.string(env, diag).map(Secret::new),
+        "database_url" => s.database_url = v.string(env, diag).map(Secret::new),
         "max_request_size_mb" => {
             if let Some(mb) = v.number(env, diag) {
                 if mb > 0.0 {
@@ -109,9 +110,7 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
                 s.request_body_timeout = secs;
             }
         }
-        "provider_passthrough" => {
-            s.provider_passthrough = v.boolean(env, diag).unwrap_or(true)
-        }
+        "provider_passthrough" => s.provider_passthrough = v.boolean(env, diag).unwrap_or(true),
         "background_health_checks" => {
             s.background_health_checks = v.boolean(env, diag).unwrap_or(false)
         }
@@ -124,7 +123,8 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
         _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
     });
     if s.master_key
-        .as_deref()
+        .as_ref()
+        .map(Secret::expose)
         .is_some_and(|k| !k.starts_with("sk-"))
     {
         diag.warn(

@@ -179,8 +179,15 @@ impl StreamTranslator for Chained {
 }
 
 pub(crate) fn header(name: &'static str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let v = HeaderValue::from_str(value)
+    let mut v = HeaderValue::from_str(value)
         .map_err(|_| format!("invalid characters in the value for header {name}"))?;
+    // Credentials are kept out of HPACK tables and debug output.
+    if matches!(
+        name,
+        "authorization" | "x-api-key" | "api-key" | "x-goog-api-key"
+    ) {
+        v.set_sensitive(true);
+    }
     Ok((HeaderName::from_static(name), v))
 }
 

@@ -215,11 +215,7 @@ pub async fn local_stream(
 }
 
 /// The error the client sees when nothing else succeeded; nothing was sent before it.
-pub async fn failure(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    failure: &Failure,
-) -> Committed {
+pub async fn failure(session: &mut Session, ctx: &mut RequestCtx, failure: &Failure) -> Committed {
     ctx.outcome.error = Some((failure.error.kind, failure.error.message.clone()));
     match respond::error(session, ctx, &failure.error, failure.upstream_head.as_ref()).await {
         Ok(()) => Committed(()),
@@ -232,7 +228,12 @@ fn committed(ctx: &mut RequestCtx) -> Committed {
     Committed(())
 }
 
-fn first_byte(gateway: &Gateway, ctx: &mut RequestCtx, deployment: &Arc<Deployment>, sent_at: Instant) {
+fn first_byte(
+    gateway: &Gateway,
+    ctx: &mut RequestCtx,
+    deployment: &Arc<Deployment>,
+    sent_at: Instant,
+) {
     let ttft = sent_at.elapsed();
     deployment.state.record_latency(ttft, true);
     ctx.outcome.time_to_first_byte = Some(ttft);
@@ -269,7 +270,10 @@ pub fn record_usage(gateway: &Gateway, ctx: &mut RequestCtx, usage: Usage, sourc
 }
 
 /// For the router's provider-format translator choice (kept here so `group` stays short).
-pub fn translator_for(call: &Call<'_>, outer: Option<Box<dyn StreamTranslator>>) -> Box<dyn StreamTranslator> {
+pub fn translator_for(
+    call: &Call<'_>,
+    outer: Option<Box<dyn StreamTranslator>>,
+) -> Box<dyn StreamTranslator> {
     let provider = providers::for_wire(call.deployment.provider.wire);
     let inner = provider.stream_translator(call);
     match outer {

@@ -132,9 +132,16 @@ pub async fn run(
                 } else {
                     inbound::whole_answer(ctx.inbound, body, &client.model)?
                 };
-                let committed =
-                    deliver::whole(job.gateway, session, ctx, status, body, Some(response), usage)
-                        .await;
+                let committed = deliver::whole(
+                    job.gateway,
+                    session,
+                    ctx,
+                    status,
+                    body,
+                    Some(response),
+                    usage,
+                )
+                .await;
                 return Ok(committed);
             }
             Ok(Answer::Stream { response }) => {

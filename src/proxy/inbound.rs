@@ -4,8 +4,8 @@
 
 use super::ctx::{Inbound, RequestCtx};
 use super::respond;
-use crate::canonical::request::Operation;
 use crate::canonical::request::BodyFormat;
+use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
 use crate::error::GatewayError;
 use crate::inbound::anthropic;

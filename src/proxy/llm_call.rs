@@ -22,7 +22,8 @@ pub async fn handle(
     ctx: &mut RequestCtx,
     op: Operation,
 ) -> Result<(), GatewayError> {
-    let raw = body::read_bounded(session, snapshot.max_request_bytes, snapshot.body_timeout).await?;
+    let raw =
+        body::read_bounded(session, snapshot.max_request_bytes, snapshot.body_timeout).await?;
     let bodies = inbound::parse(raw, op, ctx.inbound)?;
     let client = bodies.client();
     let mut resolved = snapshot.models.resolve(&client.model)?;
@@ -107,9 +108,13 @@ fn estimate_tokens(request: &RequestBody) -> u64 {
         .find_map(|key| {
             let v: serde_json::Value = request.get(key).ok().flatten()?;
             v.as_u64().or_else(|| {
-                v.as_f64()
-                    .filter(|f| f.is_finite() && *f > 0.0)
-                    .map(|f| if f >= u64::MAX as f64 { u64::MAX } else { f as u64 })
+                v.as_f64().filter(|f| f.is_finite() && *f > 0.0).map(|f| {
+                    if f >= u64::MAX as f64 {
+                        u64::MAX
+                    } else {
+                        f as u64
+                    }
+                })
             })
         })
         .unwrap_or(0);

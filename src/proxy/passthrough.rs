@@ -95,9 +95,10 @@ type Credentials = (Endpoint, Vec<(HeaderName, HeaderValue)>, Duration);
 /// `model_list` order (the same one on every start), else from its default base URL and API-key
 /// environment variable.
 fn credentials(snapshot: &Snapshot, provider: &str) -> Result<Credentials, GatewayError> {
-    let from_deployment = snapshot.models.in_config_order().iter().find(|d| {
-        d.provider.name == provider && d.mock_response.is_none() && d.endpoint().is_ok()
-    });
+    let from_deployment =
+        snapshot.models.in_config_order().iter().find(|d| {
+            d.provider.name == provider && d.mock_response.is_none() && d.endpoint().is_ok()
+        });
     if let Some(d) = from_deployment {
         let timeout = d.timeout.unwrap_or(snapshot.default_timeout);
         let endpoint = d.endpoint()?.clone();
@@ -123,7 +124,7 @@ fn credentials(snapshot: &Snapshot, provider: &str) -> Result<Credentials, Gatew
     let auth = match provider {
         "anthropic" => vec![("x-api-key", key)],
         "gemini" => vec![("x-goog-api-key", key)],
-        _ => vec![("authorization", format!("Bearer {key}"))],
+        _ => vec![("authorization", format!("Bearer {}", key))],
     };
     let auth = auth
         .into_iter()
@@ -160,13 +161,19 @@ pub fn failure_error(e: &pingora::Error) -> Option<GatewayError> {
             Some(GatewayError::new(
                 408,
                 "timeout",
-                format!("litellm.Timeout: passthrough - the provider did not answer in time ({})", e.etype().as_str()),
+                format!(
+                    "litellm.Timeout: passthrough - the provider did not answer in time ({})",
+                    e.etype().as_str()
+                ),
             ))
         }
         _ => Some(GatewayError::new(
             502,
             "api_connection_error",
-            format!("litellm.APIConnectionError: passthrough - could not reach the provider: {}", e.etype().as_str()),
+            format!(
+                "litellm.APIConnectionError: passthrough - could not reach the provider: {}",
+                e.etype().as_str()
+            ),
         )),
     }
 }

@@ -32,13 +32,29 @@ pub fn head(
         if !d.api_base.is_empty() {
             put(&mut h, "x-litellm-model-api-base", d.api_base.as_str());
         }
-        put(&mut h, "x-litellm-attempted-retries", ctx.retries.to_string());
-        put(&mut h, "x-litellm-attempted-fallbacks", ctx.fallbacks.to_string());
+        put(
+            &mut h,
+            "x-litellm-attempted-retries",
+            ctx.retries.to_string(),
+        );
+        put(
+            &mut h,
+            "x-litellm-attempted-fallbacks",
+            ctx.fallbacks.to_string(),
+        );
     }
     let total = ctx.started.elapsed();
     let overhead = total.saturating_sub(ctx.upstream_time);
-    put(&mut h, "x-litellm-response-duration-ms", format_ms(total.as_secs_f64()));
-    put(&mut h, "x-litellm-overhead-duration-ms", format_ms(overhead.as_secs_f64()));
+    put(
+        &mut h,
+        "x-litellm-response-duration-ms",
+        format_ms(total.as_secs_f64()),
+    );
+    put(
+        &mut h,
+        "x-litellm-overhead-duration-ms",
+        format_ms(overhead.as_secs_f64()),
+    );
     if let Some(up) = upstream {
         copy_provider_headers(&mut h, up);
     }

@@ -19,7 +19,7 @@ pub struct Deployment {
     endpoint: Result<Endpoint, String>,
     /// `api_base` as shown to operators and in `x-litellm-model-api-base`.
     pub api_base: String,
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::config::Secret>,
     pub api_version: Option<String>,
     pub organization: Option<String>,
     pub timeout: Option<Duration>,

@@ -109,7 +109,9 @@ impl UpstreamClient {
             };
             match outcome {
                 Ok(session) => return Ok(UpstreamResponse { session, peer }),
-                Err(e) if reused && attempts == 1 && e.etype() == &pingora::ErrorType::WriteError => {
+                Err(e)
+                    if reused && attempts == 1 && e.etype() == &pingora::ErrorType::WriteError =>
+                {
                     continue
                 }
                 Err(e) => return Err(classify(&e)),

@@ -25,7 +25,9 @@ pub fn is_safe_passthrough_path(path: &str) -> bool {
         return false;
     }
     path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
-        && path.split('/').all(|segment| segment != "." && segment != "..")
+        && path
+            .split('/')
+            .all(|segment| segment != "." && segment != "..")
 }
 
 #[cfg(test)]
@@ -34,17 +36,34 @@ mod tests {
 
     #[test]
     fn plain_names() {
-        for ok in ["gemini-1.5-pro", "anthropic.claude-3-5-sonnet-20240620-v1:0", "gpt-4o@2024"] {
+        for ok in [
+            "gemini-1.5-pro",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "gpt-4o@2024",
+        ] {
             assert!(is_plain_name(ok), "{ok}");
         }
-        for bad in ["", ".", "..", "gem/../../evil", "a?b=c", "a#frag", "a/b", "x%2f..", "a b", "a\nb"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "gem/../../evil",
+            "a?b=c",
+            "a#frag",
+            "a/b",
+            "x%2f..",
+            "a b",
+            "a\nb",
+        ] {
             assert!(!is_plain_name(bad), "{bad:?}");
         }
     }
 
     #[test]
     fn passthrough_paths() {
-        assert!(is_safe_passthrough_path("/v1beta/models/gemini-pro:generateContent"));
+        assert!(is_safe_passthrough_path(
+            "/v1beta/models/gemini-pro:generateContent"
+        ));
         assert!(is_safe_passthrough_path("/v1/messages"));
         for bad in [
             "/v1beta/../../../evil",
