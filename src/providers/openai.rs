@@ -4,8 +4,8 @@
 use super::{content_type_json, header, Call, Provider, ProviderRequest, StreamTranslator};
 use crate::canonical::json_scan;
 use crate::canonical::sse::{event_data, EventSplitter};
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
-use crate::router::Deployment;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue};
 

@@ -3,12 +3,12 @@
 
 use super::{error, request, response, stream, API_VERSION};
 use crate::canonical::request::Operation;
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use crate::providers::{
     content_type_json, header, provider_error, unix_now, Call, Provider, ProviderRequest,
     StreamTranslator, Untouched,
 };
-use crate::router::Deployment;
 use crate::upstream::Endpoint;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue};
