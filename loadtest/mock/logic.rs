@@ -160,7 +160,10 @@ pub fn parse_behaviour(
         .unwrap_or(0)
         .min(MAX_DELAY_MS);
     b.chunks = b.chunks.or(marks.chunks);
-    b.break_after_chunks = b.break_after_chunks.or(marks.break_after_chunks);
+    b.break_after_chunks = b
+        .break_after_chunks
+        .or(marks.break_after_chunks)
+        .or(model.and_then(model_break_after));
     b.tool = b.tool.or(marks.tool);
     b.reply = b.reply.or(marks.reply);
     b.reset_after_read = marks.reset_after_read.unwrap_or(false);
@@ -209,6 +212,17 @@ pub fn model_directives(model: &str) -> (Option<u16>, Option<u64>) {
         return (None, digits(rest).map(|ms| ms.min(MAX_DELAY_MS)));
     }
     (None, None)
+}
+
+/// Reads `break-2` (a stream cut after 2 content chunks, `break_after_chunks`)
+/// from a model name, like [`model_directives`]: one deployment of a group
+/// can break while the others answer the same prompt.
+pub fn model_break_after(model: &str) -> Option<usize> {
+    let rest = model.rsplit('/').next()?.strip_prefix("break-")?;
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 /// The assistant text: `reply` if given; `chunks` pieces of `chunk_bytes`
@@ -453,6 +467,12 @@ mod tests {
         assert_eq!((b.status, b.delay_ms), (None, 250));
         let b = parse_behaviour(None, None, None, Some("gpt-4o"), None).unwrap();
         assert_eq!(b, Behaviour::default());
+        let b = parse_behaviour(None, None, None, Some("openai/break-0-primary"), None).unwrap();
+        assert_eq!(b.break_after_chunks, Some(0));
+        let text = Some("[mock:break_after_chunks=3]");
+        let b = parse_behaviour(None, None, None, Some("break-2"), text).unwrap();
+        assert_eq!(b.break_after_chunks, Some(3));
+        assert_eq!(model_break_after("break-x"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! compatible routes, Anthropic, Gemini on AI Studio and Vertex AI with
 //! Google's OAuth token endpoint, Bedrock, SageMaker, Cohere), injects faults
 //! on request (a `mock` body object, `x-mock-*` headers, `[mock:..]` markers
-//! in the last user message, `status-503`/`slow-300` model names), and
+//! in the last user message, `status-503`/`slow-300`/`break-2` model names), and
 //! records what it received under `/__mock/requests` so tests can assert on
 //! what the gateway sent upstream, and under `/__mock/events` the work the
 //! gateway abandoned (a request it stopped waiting for, a stream it cut).
