@@ -246,8 +246,9 @@ def http_request(method: str, path: str, body: bytes = b"", key: str | None = MA
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def read_until_closed(sock: socket.socket, timeout: float, stop=None) -> bytes:
-    """Reads until the peer closes, `timeout` s pass, or `stop(data)` is true."""
+def read_from(sock: socket.socket, timeout: float, stop=None) -> tuple:
+    """Reads until the peer closes, `timeout` s pass, or `stop(data)` is true; returns (data,
+    whether the peer closed the connection: EOF or a reset)."""
     deadline = time.monotonic() + timeout
     data = b""
     while time.monotonic() < deadline:
@@ -257,13 +258,18 @@ def read_until_closed(sock: socket.socket, timeout: float, stop=None) -> bytes:
         except socket.timeout:
             break
         except ConnectionResetError:
-            break
+            return data, True
         if not piece:
-            break
+            return data, True
         data += piece
         if stop is not None and stop(data):
             break
-    return data
+    return data, False
+
+
+def read_until_closed(sock: socket.socket, timeout: float, stop=None) -> bytes:
+    """The data `read_from` got."""
+    return read_from(sock, timeout, stop)[0]
 
 
 def status_of(raw: bytes) -> int | None:
