@@ -61,3 +61,43 @@ def test_five_megabyte_body_arrives_intact(mock, start_gateway):
     rec = mock.last()
     assert rec["body_len"] == len(expected)
     assert rec["body_sha256"] == hashlib.sha256(expected).hexdigest()
+
+
+GATEWAY_ONLY = {
+    "fallbacks": ["gpt-test"],
+    "num_retries": 1,
+    "drop_params": True,
+    "metadata": {"team": "a"},
+    "litellm_metadata": {"x": 1},
+    "tags": ["t1"],
+    "cache": {"no-cache": True},
+    "caching": False,
+    "user_config": {"model_list": []},
+    "api_key": "sk-client-side",
+    "api_base": "http://127.0.0.1:1/evil",
+    "mock_testing_fallbacks": False,
+    "mock_timeout": False,
+    "timeout": 30,
+    "guardrails": [],
+}
+
+
+def test_gateway_only_params_are_read_once_and_never_forwarded(mock, start_gateway):
+    gw = start_gateway(basic_config(mock))
+    mock.clear()
+    body = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}], "user": "u1", **GATEWAY_ONLY}
+    r = gw.post("/v1/chat/completions", body)
+    assert r.status_code == 200, r.text
+    sent = mock.last()["body"]
+    assert sent == {"model": "upstream-model", "messages": body["messages"], "user": "u1"}
+    # The client's api_base was not used to reach anything either.
+    assert mock.last()["path"] == "/v1/chat/completions"
+
+
+def test_a_mistyped_gateway_param_is_a_400_naming_it(mock, start_gateway):
+    gw = start_gateway(basic_config(mock))
+    mock.clear()
+    r = gw.post("/v1/chat/completions", {"model": "gpt-test", "messages": [], "num_retries": "many"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == "num_retries"
+    assert mock.count() == 0 or all("/chat/completions" not in q["path"] for q in mock.requests())
