@@ -3,6 +3,7 @@
 
 use super::{error, request, response, stream, API_VERSION};
 use crate::canonical::request::Operation;
+use crate::canonical::Usage;
 use crate::error::GatewayError;
 use crate::providers::{
     content_type_json, header, provider_error, unix_now, Call, Provider, ProviderRequest,
@@ -95,6 +96,10 @@ impl StreamTranslator for stream::StreamDecoder {
     }
     fn finish(&mut self, out: &mut BytesMut) {
         stream::StreamDecoder::finish(self, out)
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        stream::StreamDecoder::usage(self)
     }
 }
 

@@ -7,10 +7,11 @@
 
 use super::error::{openai_kind, openai_status, status_for_type};
 use super::request::JSON_MODE_TOOL;
-use super::response::{finish_reason, openai_usage, token_counts};
+use super::response::{finish_reason, openai_usage};
 use crate::canonical::chunks::ChunkWriter;
 use crate::canonical::params::str_field;
 use crate::canonical::sse::{EventSplitter, SseDecoder};
+use crate::canonical::Usage;
 use crate::error::{kind_for_status, GatewayError};
 use bytes::BytesMut;
 use serde_json::{json, Value};
@@ -45,9 +46,12 @@ impl StreamDecoder {
         self.finish_sse(out);
     }
 
-    /// `(prompt_tokens, completion_tokens)` once the upstream has reported any usage.
-    pub fn usage(&self) -> Option<(u64, u64)> {
-        self.usage.as_ref().map(token_counts)
+    /// The provider's counts once its stream has reported any (also after an error event,
+    /// and whether or not the client asked for a usage chunk), cache and reasoning included.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+            .as_ref()
+            .and_then(|u| Usage::from_openai(&openai_usage(u)))
     }
 
     fn block_start(&mut self, data: &Value, out: &mut BytesMut) {

@@ -19,6 +19,7 @@ use super::error::map_error;
 use super::sigv4::encode_path_segment;
 use crate::canonical::params::unsupported_params_error;
 use crate::canonical::request::Operation;
+use crate::canonical::Usage;
 use crate::error::GatewayError;
 use crate::providers::{
     content_type_json, unix_now, Call, Provider, ProviderRequest, StreamTranslator,
@@ -139,6 +140,12 @@ pub fn tgi_to_openai(answer: &Value, prompt: &str, alias: &str, created: u64) ->
         .get("generated_tokens")
         .and_then(Value::as_u64)
         .unwrap_or(0);
+    // TGI lists the prompt's tokens in `prefill` only when asked (`decoder_input_details`),
+    // which the gateway does not ask: the list is as long as the prompt. Otherwise 0.
+    let prompt_tokens = details
+        .get("prefill")
+        .and_then(Value::as_array)
+        .map_or(0, |p| p.len() as u64);
     json!({
         "id": completion_id(),
         "object": "chat.completion",
@@ -149,9 +156,8 @@ pub fn tgi_to_openai(answer: &Value, prompt: &str, alias: &str, created: u64) ->
             "message": {"role": "assistant", "content": text},
             "finish_reason": finish,
         }],
-        // TGI reports no prompt token count.
-        "usage": {"prompt_tokens": 0, "completion_tokens": completion_tokens,
-                  "total_tokens": completion_tokens},
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens.saturating_add(completion_tokens)},
     })
 }
 
@@ -218,6 +224,20 @@ struct BufferedStream {
     overflow: bool,
     include_usage: bool,
     to_completion: ToCompletion,
+    /// The replayed answer's `usage`, written to the client or not.
+    usage: Option<Usage>,
+}
+
+impl BufferedStream {
+    fn new(include_usage: bool, to_completion: ToCompletion) -> Self {
+        BufferedStream {
+            buf: Vec::new(),
+            overflow: false,
+            include_usage,
+            to_completion,
+            usage: None,
+        }
+    }
 }
 
 impl StreamTranslator for BufferedStream {
@@ -232,6 +252,7 @@ impl StreamTranslator for BufferedStream {
     fn finish(&mut self, out: &mut BytesMut) {
         match (self.overflow, (self.to_completion)(&self.buf)) {
             (false, Some(completion)) => {
+                self.usage = completion.get("usage").and_then(Usage::from_openai);
                 out.extend_from_slice(&completion_to_sse(&completion, self.include_usage))
             }
             _ => {
@@ -240,6 +261,10 @@ impl StreamTranslator for BufferedStream {
                 out.extend_from_slice(b"data: [DONE]\n\n");
             }
         }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
     }
 }
 
@@ -289,15 +314,13 @@ impl Provider for Sagemaker {
 
     fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
         let (prompt, alias) = (prompt(&call.body.to_value()), call.alias.to_string());
-        Box::new(BufferedStream {
-            buf: Vec::new(),
-            overflow: false,
-            include_usage: call.body.include_usage,
-            to_completion: Box::new(move |bytes| {
+        Box::new(BufferedStream::new(
+            call.body.include_usage,
+            Box::new(move |bytes| {
                 let answer: Value = serde_json::from_slice(bytes).ok()?;
                 Some(tgi_to_openai(&answer, &prompt, &alias, unix_now()))
             }),
-        })
+        ))
     }
 
     fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {
@@ -340,12 +363,10 @@ impl Provider for SagemakerChat {
 
     fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
         let alias = call.alias.to_string();
-        Box::new(BufferedStream {
-            buf: Vec::new(),
-            overflow: false,
-            include_usage: call.body.include_usage,
-            to_completion: Box::new(move |bytes| chat_answer(bytes, &alias)),
-        })
+        Box::new(BufferedStream::new(
+            call.body.include_usage,
+            Box::new(move |bytes| chat_answer(bytes, &alias)),
+        ))
     }
 
     fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {
