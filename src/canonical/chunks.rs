@@ -238,8 +238,9 @@ pub mod test_support {
     }
 
     /// Runs a fresh translator (`make(include_usage)`) over `bytes` without and with
-    /// `include_usage`: its `usage()` is `want` both times; without, no event carries `usage`;
-    /// with, exactly one usage-only chunk does, the last event before the one `[DONE]`.
+    /// `include_usage`: its `usage()` is `want` both times; without, no event has a `usage`
+    /// member; with, exactly one chunk has a non-null one, the usage-only chunk, last before
+    /// the one `[DONE]`.
     pub fn usage_either_way<T: StreamTranslator + ?Sized>(
         bytes: &[u8],
         make: impl Fn(bool) -> Box<T>,
@@ -255,18 +256,23 @@ pub mod test_support {
             );
             let events: Vec<&str> = out.split("\n\n").filter(|e| !e.is_empty()).collect();
             assert_eq!(events.last(), Some(&"data: [DONE]"), "{out}");
-            let with_usage: Vec<usize> = (0..events.len())
-                .filter(|&i| events[i].contains("\"usage\""))
+            let chunks: Vec<Value> = events[..events.len() - 1]
+                .iter()
+                .map(|e| serde_json::from_str(e.strip_prefix("data: ").unwrap()).unwrap())
                 .collect();
             if !include_usage {
-                assert!(with_usage.is_empty(), "{out}");
+                assert!(chunks.iter().all(|c| c.get("usage").is_none()), "{out}");
                 continue;
             }
-            assert_eq!(with_usage, vec![events.len() - 2], "{out}");
-            let last = &events[events.len() - 2];
-            let chunk: Value = serde_json::from_str(&last["data: ".len()..]).unwrap();
-            assert_eq!(chunk["choices"], json!([]));
-            assert_eq!(Usage::from_openai(&chunk["usage"]), Some(want));
+            let with_usage: Vec<&Value> = chunks
+                .iter()
+                .filter(|c| c.get("usage").is_some_and(|u| !u.is_null()))
+                .collect();
+            assert_eq!(with_usage.len(), 1, "{out}");
+            let last = chunks.last().unwrap();
+            assert_eq!(with_usage[0], last, "{out}");
+            assert_eq!(last["choices"], json!([]));
+            assert_eq!(Usage::from_openai(&last["usage"]), Some(want));
         }
     }
 

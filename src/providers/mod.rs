@@ -12,6 +12,9 @@ pub mod registry;
 mod text_completion;
 mod upstream_error;
 
+#[cfg(test)]
+mod stream_usage_tests;
+
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
 use crate::error::GatewayError;

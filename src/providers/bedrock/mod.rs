@@ -114,7 +114,7 @@ impl Provider for Bedrock {
                 unix_now(),
             )),
             // Nothing else streams; pass through whatever comes.
-            _ => Box::new(PassthroughStream::new(call.alias)),
+            _ => Box::new(PassthroughStream::new(call.alias, call.body.include_usage)),
         }
     }
 
