@@ -87,6 +87,13 @@ pub trait Provider: Send + Sync {
         )))
     }
 
+    /// The provider's token counts in a whole answer as `translate_response` (or `combine`)
+    /// gave it: OpenAI's `usage`, except for native answers (`call.native`), which are still in
+    /// the provider's own format.
+    fn answer_usage(&self, _call: &Call<'_>, answer: &[u8]) -> Option<Usage> {
+        Usage::from_openai_body(answer)
+    }
+
     /// An error answer, into the gateway's error (status kept, message naming the group).
     fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {
         upstream_error(call.deployment.provider.display, call.group, status, body)

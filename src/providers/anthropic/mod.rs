@@ -3,11 +3,13 @@
 
 pub mod error;
 mod messages;
+pub mod native_tap;
 mod provider;
 pub mod request;
 pub mod response;
 pub mod stream;
 
+pub use native_tap::{native_answer_usage, NativeTap};
 pub use provider::{messages_path, unsupported_operation, Anthropic};
 
 /// The `anthropic-version` header every call carries.

@@ -90,18 +90,6 @@ impl StreamDecoder {
         }
     }
 
-    fn merge_usage(&mut self, usage: Option<&Value>) {
-        let Some(fields) = usage.and_then(Value::as_object) else {
-            return;
-        };
-        let merged = self.usage.get_or_insert_with(|| json!({}));
-        if let Some(merged) = merged.as_object_mut() {
-            for (name, value) in fields.iter().filter(|(_, v)| !v.is_null()) {
-                merged.insert(name.clone(), value.clone());
-            }
-        }
-    }
-
     fn write_text(&mut self, field: &str, text: &str, out: &mut BytesMut) {
         self.chunks.text(CHOICE, field, text, out);
     }
@@ -148,13 +136,13 @@ impl SseDecoder for StreamDecoder {
                 if let Some(id) = message.get("id").and_then(Value::as_str) {
                     self.chunks.set_id(id);
                 }
-                self.merge_usage(message.get("usage"));
+                merge_usage(&mut self.usage, message.get("usage"));
                 self.chunks.start(CHOICE, out);
             }
             Some("content_block_start") => self.block_start(&data, out),
             Some("content_block_delta") => self.block_delta(&data, out),
             Some("message_delta") => {
-                self.merge_usage(data.get("usage"));
+                merge_usage(&mut self.usage, data.get("usage"));
                 let stop = data.pointer("/delta/stop_reason").and_then(Value::as_str);
                 if let Some(stop) = stop {
                     self.write_finish(stop, out);
@@ -171,6 +159,20 @@ impl SseDecoder for StreamDecoder {
     fn on_end(&mut self, out: &mut BytesMut) {
         self.chunks
             .close(|| self.usage.as_ref().map(openai_usage), out);
+    }
+}
+
+/// Anthropic's usage fields into `merged`, latest value of each: `message_start` gives the
+/// input counts, `message_delta` the (cumulative) output count and sometimes input again.
+pub(super) fn merge_usage(merged: &mut Option<Value>, usage: Option<&Value>) {
+    let Some(fields) = usage.and_then(Value::as_object) else {
+        return;
+    };
+    let merged = merged.get_or_insert_with(|| json!({}));
+    if let Some(merged) = merged.as_object_mut() {
+        for (name, value) in fields.iter().filter(|(_, v)| !v.is_null()) {
+            merged.insert(name.clone(), value.clone());
+        }
     }
 }
 
