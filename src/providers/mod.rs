@@ -14,6 +14,8 @@ mod upstream_error;
 
 #[cfg(test)]
 mod stream_usage_tests;
+#[cfg(test)]
+mod usage_tests;
 
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
