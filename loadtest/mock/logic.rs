@@ -28,6 +28,9 @@ pub struct Behaviour {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub break_after_chunks: Option<usize>,
     pub usage: Option<Value>,
+    /// `(prompt, completion)` tokens every provider reports in its own shape
+    /// (the `usage` marker), in place of the counted ones.
+    pub usage_tokens: Option<(u64, u64)>,
     /// Answer with a call to this function (arguments [`TOOL_ARGS`]).
     pub tool: Option<String>,
 }
@@ -149,6 +152,7 @@ pub fn parse_behaviour(
     b.break_after_chunks = b.break_after_chunks.or(marks.break_after_chunks);
     b.tool = b.tool.or(marks.tool);
     b.reply = b.reply.or(marks.reply);
+    b.usage_tokens = marks.usage;
     Ok(b)
 }
 

@@ -5,7 +5,9 @@
 //!
 //! Keys: `status` (200..=599), `delay_ms`, `chunks` (1..=MAX_CHUNKS),
 //! `chunk_delay_ms`, `break_after_chunks`, `tool` (a function name: answer
-//! with a call to it) and `reply` (the rest of the marker up to `]`). Several
+//! with a call to it), `usage` (`PROMPT,COMPLETION`: the token counts to
+//! report, each provider in its own shape) and `reply` (the rest of the
+//! marker up to `]`). Several
 //! markers may appear anywhere in the text; a later one overrides an earlier
 //! one. A malformed marker is an error (answered 400), so a typo in a test
 //! shows at once instead of silently doing nothing.
@@ -25,6 +27,8 @@ pub struct Markers {
     pub break_after_chunks: Option<usize>,
     pub tool: Option<String>,
     pub reply: Option<String>,
+    /// `(prompt, completion)` tokens to report instead of the counted ones.
+    pub usage: Option<(u64, u64)>,
 }
 
 /// Reads every `[mock:key=value]` marker in `text`.
@@ -77,6 +81,17 @@ pub fn parse(text: &str) -> Result<Markers, String> {
                 m.tool = Some(value.to_string());
             }
             "reply" => m.reply = Some(value.to_string()),
+            "usage" => {
+                let (prompt, completion) = value
+                    .split_once(',')
+                    .ok_or_else(|| bad("PROMPT,COMPLETION"))?;
+                let count = |n: &str| {
+                    n.trim()
+                        .parse::<u64>()
+                        .map_err(|_| bad("PROMPT,COMPLETION"))
+                };
+                m.usage = Some((count(prompt)?, count(completion)?));
+            }
             _ => {
                 return Err(format!(
                     "unknown marker key {key:?} in [mock:{key}={value}]"
@@ -140,7 +155,7 @@ mod tests {
         let m = parse(
             "hi [mock:status=429] and [mock:tool=get_weather][mock:chunks=5] \
              [mock:delay_ms=300] [mock:break_after_chunks=2] [mock:chunk_delay_ms=7] \
-             [mock:reply=Bonjour, le monde]",
+             [mock:usage=123, 45] [mock:reply=Bonjour, le monde]",
         )
         .unwrap();
         assert_eq!(
@@ -153,6 +168,7 @@ mod tests {
                 break_after_chunks: Some(2),
                 tool: Some("get_weather".into()),
                 reply: Some("Bonjour, le monde".into()),
+                usage: Some((123, 45)),
             }
         );
         assert_eq!(parse("no markers [mock] here").unwrap(), Markers::default());
@@ -174,6 +190,8 @@ mod tests {
             "[mock:colour=red]",
             "[mock:status]",
             "[mock:status=429",
+            "[mock:usage=12]",
+            "[mock:usage=1,x]",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
