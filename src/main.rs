@@ -12,6 +12,7 @@ use tollgate::proxy::TollgateProxy;
 use tollgate::reload::ConfigReloader;
 use tollgate::router::health::HealthChecker;
 use tollgate::state::Gateway;
+use tollgate::upstream::UpstreamClient;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,7 +55,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let gateway = match Gateway::new(loaded.config) {
+    let upstream = UpstreamClient::from_server_conf(&server_conf);
+    let gateway = match Gateway::with_upstream(loaded.config, upstream) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("{}: invalid config: {e}", cli.config.display());

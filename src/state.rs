@@ -3,6 +3,7 @@
 
 use crate::auth::MasterKey;
 use crate::config::GatewayConfig;
+use crate::lifecycle::{access_log::AccessLog, Observers};
 use crate::router::{ModelTable, RoutingPolicy, StateRegistry};
 use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
@@ -22,6 +23,14 @@ pub struct Snapshot {
     pub default_timeout: Duration,
     /// `router_settings.stream_timeout`, for deployments without their own.
     pub default_stream_timeout: Option<Duration>,
+    /// The whole of one call, over all its attempts, retries and fallbacks.
+    pub call_timeout: Duration,
+    /// Longest a non-stream provider answer may be (`max_response_size_mb`).
+    pub max_response_bytes: usize,
+    /// To receive a whole request body.
+    pub body_timeout: Duration,
+    /// Longest one write to a client may block.
+    pub client_write_timeout: Duration,
     pub config: GatewayConfig,
 }
 
@@ -47,30 +56,61 @@ impl Snapshot {
         Ok(Snapshot {
             models,
             policy,
-            master_key: config.general.master_key.as_deref().map(MasterKey::new),
-            max_request_bytes: (config.general.max_request_size_mb * 1024.0 * 1024.0) as usize,
-            default_timeout: Duration::from_secs_f64(timeout),
-            default_stream_timeout: config.router.stream_timeout.map(Duration::from_secs_f64),
+            master_key: config
+                .general
+                .master_key
+                .as_ref()
+                .map(|k| MasterKey::new(k.expose())),
+            max_request_bytes: megabytes(config.general.max_request_size_mb),
+            max_response_bytes: config
+                .general
+                .max_response_size_mb
+                .map_or(DEFAULT_MAX_RESPONSE_BODY, megabytes),
+            call_timeout: crate::duration::from_secs(
+                config.router.timeout.unwrap_or(timeout).max(timeout),
+            ),
+            body_timeout: crate::duration::from_secs(config.general.request_body_timeout),
+            client_write_timeout: crate::duration::from_secs(config.general.client_write_timeout),
+            default_timeout: crate::duration::from_secs(timeout),
+            default_stream_timeout: config.router.stream_timeout.map(crate::duration::from_secs),
             config,
         })
     }
 }
+
+/// Megabytes as bytes, saturating (`as` from a float clamps; NaN is 0).
+fn megabytes(mb: f64) -> usize {
+    (mb * 1024.0 * 1024.0) as usize
+}
+
+/// Bound on a non-stream answer read into memory when `max_response_size_mb` is not set.
+const DEFAULT_MAX_RESPONSE_BODY: usize = 256 * 1024 * 1024;
 
 pub struct Gateway {
     pub snapshot: ArcSwap<Snapshot>,
     pub upstream: UpstreamClient,
     /// Router state per deployment id, shared by every snapshot.
     pub states: StateRegistry,
+    /// What subscribes to every call's lifecycle.
+    pub observers: Observers,
 }
 
 impl Gateway {
     pub fn new(config: GatewayConfig) -> Result<Arc<Gateway>, String> {
+        Self::with_upstream(config, UpstreamClient::default())
+    }
+
+    pub fn with_upstream(
+        config: GatewayConfig,
+        upstream: UpstreamClient,
+    ) -> Result<Arc<Gateway>, String> {
         let states = StateRegistry::default();
         let snapshot = Snapshot::compile(config, &states)?;
         Ok(Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
-            upstream: UpstreamClient::default(),
+            upstream,
             states,
+            observers: Observers::new(vec![Box::new(AccessLog)]),
         }))
     }
 }

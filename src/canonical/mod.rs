@@ -5,6 +5,7 @@
 
 pub mod chunks;
 pub mod error_text;
+pub mod gateway_params;
 pub mod json_scan;
 pub mod params;
 pub mod request;

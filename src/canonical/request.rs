@@ -1,6 +1,7 @@
 //! A client's JSON request body, parsed once: validated as a JSON object, its top-level fields
 //! located, the ones the gateway routes on read out. The bytes stay as they came.
 
+use super::gateway_params::{is_gateway_param, GatewayParams};
 use super::json_scan;
 use crate::error::GatewayError;
 use bytes::Bytes;
@@ -35,18 +36,52 @@ pub struct RequestBody {
     pub stream: bool,
     /// `stream_options.include_usage`
     pub include_usage: bool,
+    /// What the client said to the gateway itself; already stripped from `raw`.
+    pub gateway: GatewayParams,
+}
+
+/// The format a body is in, which decides what belongs to the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    OpenAi,
+    Anthropic,
 }
 
 impl RequestBody {
-    /// Parses and checks a body for `op`, with errors naming the offending param.
+    /// Parses and checks an OpenAI-format body for `op`, with errors naming the offending param.
     pub fn parse(raw: Bytes, op: Operation) -> Result<RequestBody, GatewayError> {
+        Self::parse_as(raw, op, BodyFormat::OpenAi)
+    }
+
+    /// The one strict parse of a client body: a JSON object with no key twice (a last-key-wins
+    /// provider would otherwise run a different model than the one routed, authorized and
+    /// billed), the gateway's own params read and removed, the routing fields read out.
+    pub fn parse_as(
+        raw: Bytes,
+        op: Operation,
+        format: BodyFormat,
+    ) -> Result<RequestBody, GatewayError> {
         let fields = top_level_fields(&raw)?;
+        let anthropic = format == BodyFormat::Anthropic;
+        let mut gateway = GatewayParams::default();
+        let (raw, fields) = if fields.iter().any(|(k, _)| is_gateway_param(k, anthropic)) {
+            for (key, span) in fields
+                .iter()
+                .filter(|(k, _)| is_gateway_param(k, anthropic))
+            {
+                gateway.read(key, &raw[span.clone()])?;
+            }
+            without_gateway_params(&raw, &fields, anthropic)
+        } else {
+            (raw, fields)
+        };
         let mut body = RequestBody {
             raw,
             fields,
             model: String::new(),
             stream: false,
             include_usage: false,
+            gateway,
         };
         body.model = match body.get::<String>("model") {
             Ok(Some(m)) if !m.is_empty() => m,
@@ -129,36 +164,13 @@ impl RequestBody {
     }
 
     /// The body for an OpenAI-compatible provider: `model` set to the provider's model name,
-    /// the gateway's own params (`fallbacks`, `num_retries`, ...) removed, everything else byte
-    /// for byte.
+    /// everything else byte for byte (the gateway's params were removed at parse).
     pub fn with_model(&self, model: &str) -> Bytes {
         let model_json = json_scan::quote(model);
-        let has_gateway_params = self.fields.iter().any(|(k, _)| is_gateway_param(k));
-        if !has_gateway_params {
-            return match self.fields.iter().find(|(k, _)| k == "model") {
-                Some((_, span)) => json_scan::splice(&self.raw, span.clone(), &model_json),
-                None => self.raw.clone(),
-            };
+        match self.fields.iter().find(|(k, _)| k == "model") {
+            Some((_, span)) => json_scan::splice(&self.raw, span.clone(), &model_json),
+            None => self.raw.clone(),
         }
-        // Rare: rebuild the object from the kept members' original text.
-        let mut out = Vec::with_capacity(self.raw.len() + model_json.len());
-        out.push(b'{');
-        let mut first = true;
-        for (key, span) in self.fields.iter().filter(|(k, _)| !is_gateway_param(k)) {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            out.extend_from_slice(&json_scan::quote(key));
-            out.push(b':');
-            if key == "model" {
-                out.extend_from_slice(&model_json);
-            } else {
-                out.extend_from_slice(&self.raw[span.clone()]);
-            }
-        }
-        out.push(b'}');
-        Bytes::from(out)
     }
 
     /// The whole body as a JSON tree, for providers that translate it.
@@ -167,27 +179,37 @@ impl RequestBody {
     }
 }
 
-/// Params LiteLLM clients send to the gateway itself; providers would reject them.
-const GATEWAY_PARAMS: &[&str] = &[
-    "fallbacks",
-    "context_window_fallbacks",
-    "content_policy_fallbacks",
-    "num_retries",
-    "mock_testing_fallbacks",
-    "mock_testing_rate_limit_error",
-    "mock_timeout",
-    "caching",
-    "cache",
-    "litellm_metadata",
-    "proxy_server_request",
-    "guardrails",
-];
-
-pub fn is_gateway_param(key: &str) -> bool {
-    GATEWAY_PARAMS.contains(&key)
+/// Rare: the object rebuilt from the kept members' original text, with their new spans.
+fn without_gateway_params(
+    raw: &[u8],
+    fields: &[(String, Range<usize>)],
+    anthropic: bool,
+) -> (Bytes, Vec<(String, Range<usize>)>) {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut kept = Vec::with_capacity(fields.len());
+    out.push(b'{');
+    for (key, span) in fields
+        .iter()
+        .filter(|(k, _)| !is_gateway_param(k, anthropic))
+    {
+        if kept.len() > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&json_scan::quote(key));
+        out.push(b':');
+        let start = out.len();
+        out.extend_from_slice(&raw[span.clone()]);
+        kept.push((key.clone(), start..out.len()));
+    }
+    out.push(b'}');
+    (Bytes::from(out), kept)
 }
 
-/// The top-level keys of a JSON object and the byte spans of their values.
+/// Keys per body above which duplicates are found with a set instead of a scan.
+const LINEAR_DUPLICATE_CHECK: usize = 32;
+
+/// The top-level keys of a JSON object and the byte spans of their values; a key given twice
+/// (as decoded: `"mo\u0064el"` is `model`) is a 400 naming it.
 fn top_level_fields(raw: &[u8]) -> Result<Vec<(String, Range<usize>)>, GatewayError> {
     struct Fields<'a>(&'a [u8]);
     impl<'de, 'a> Visitor<'de> for Fields<'a> {
@@ -197,8 +219,22 @@ fn top_level_fields(raw: &[u8]) -> Result<Vec<(String, Range<usize>)>, GatewayEr
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let base = self.0.as_ptr() as usize;
-            let mut out = Vec::with_capacity(8);
+            let mut out: Vec<(String, Range<usize>)> = Vec::with_capacity(8);
+            let mut seen: Option<std::collections::HashSet<String>> = None;
             while let Some((key, value)) = map.next_entry::<String, &'de RawValue>()? {
+                let duplicate = match &mut seen {
+                    Some(set) => !set.insert(key.clone()),
+                    None => out.iter().any(|(k, _)| *k == key),
+                };
+                if duplicate {
+                    return Err(serde::de::Error::custom(DuplicateKey(key)));
+                }
+                if seen.is_none() && out.len() >= LINEAR_DUPLICATE_CHECK {
+                    let mut set: std::collections::HashSet<String> =
+                        out.iter().map(|(k, _)| k.clone()).collect();
+                    set.insert(key.clone());
+                    seen = Some(set);
+                }
                 let start = value.get().as_ptr() as usize - base;
                 out.push((key, start..start + value.get().len()));
             }
@@ -210,6 +246,17 @@ fn top_level_fields(raw: &[u8]) -> Result<Vec<(String, Range<usize>)>, GatewayEr
         .deserialize_map(Fields(raw))
         .and_then(|f| de.end().map(|_| f));
     fields.map_err(|e| {
+        let text = e.to_string();
+        if let Some(key) = text
+            .strip_prefix(DUPLICATE_PREFIX)
+            .and_then(|rest| rest.split(DUPLICATE_SUFFIX).next())
+        {
+            let key = key.to_string();
+            return GatewayError::bad_request(format!(
+                "Invalid request body: duplicate key {key:?}; each parameter may appear once"
+            ))
+            .with_param(key);
+        }
         let message = if e.is_data() {
             "Invalid request body: expected a JSON object".to_string()
         } else {
@@ -217,6 +264,18 @@ fn top_level_fields(raw: &[u8]) -> Result<Vec<(String, Range<usize>)>, GatewayEr
         };
         GatewayError::bad_request(message)
     })
+}
+
+const DUPLICATE_PREFIX: &str = "duplicate top-level key \u{0}";
+const DUPLICATE_SUFFIX: &str = "\u{0}";
+
+/// Carried through serde's error as text: `custom` errors keep only their message.
+struct DuplicateKey(String);
+
+impl std::fmt::Display for DuplicateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{DUPLICATE_PREFIX}{}{DUPLICATE_SUFFIX}", self.0)
+    }
 }
 
 #[cfg(test)]
@@ -261,6 +320,57 @@ mod tests {
         assert_eq!(
             &b.with_model("gpt-4o")[..],
             br#"{"model":"gpt-4o","messages":[],"temperature":0.5}"#
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_400_naming_the_key() {
+        for (body, key) in [
+            (
+                r#"{"model":"cheap","messages":[],"model":"expensive"}"#,
+                "model",
+            ),
+            (r#"{"model":"m","messages":[],"messages":[]}"#, "messages"),
+            (r#"{"model":"m","mo\u0064el":"x","messages":[]}"#, "model"),
+        ] {
+            let e = parse(body, Operation::Chat).err().unwrap();
+            assert_eq!((e.status, e.param.as_deref()), (400, Some(key)), "{body}");
+            assert!(e.message.contains("duplicate"), "{}", e.message);
+        }
+        let many: String = (0..200).map(|i| format!("\"k{i}\":1,")).collect();
+        let body = format!("{{{many}\"model\":\"m\",\"messages\":[],\"k7\":2}}");
+        assert_eq!(
+            parse(&body, Operation::Chat)
+                .err()
+                .unwrap()
+                .param
+                .as_deref(),
+            Some("k7")
+        );
+    }
+
+    #[test]
+    fn gateway_params_are_read_once_and_gone_from_the_body() {
+        let b = parse(
+            r#"{"model":"a","fallbacks":["x"],"metadata":{"k":"v"},"mock_testing_fallbacks":true,"messages":[],"user":"u"}"#,
+            Operation::Chat,
+        )
+        .unwrap();
+        assert_eq!(b.gateway.fallbacks.as_deref(), Some(&["x".to_string()][..]));
+        assert_eq!(b.gateway.mock_testing_fallbacks, Some(true));
+        assert_eq!(&b.raw()[..], br#"{"model":"a","messages":[],"user":"u"}"#);
+        assert!(b.to_value().get("metadata").is_none());
+        let a = RequestBody::parse_as(
+            Bytes::from_static(
+                br#"{"model":"a","messages":[],"metadata":{"user_id":"u"},"fallbacks":["x"]}"#,
+            ),
+            Operation::Chat,
+            BodyFormat::Anthropic,
+        )
+        .unwrap();
+        assert_eq!(
+            &a.raw()[..],
+            br#"{"model":"a","messages":[],"metadata":{"user_id":"u"}}"#
         );
     }
 

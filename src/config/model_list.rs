@@ -1,5 +1,6 @@
 //! `model_list` and `credential_list`: the deployments behind each model alias.
 
+use super::secret::Secret;
 use super::settings::positive;
 use super::yaml::{for_each_entry, Diagnostics, EnvSource, Node, PathBuf};
 use crate::providers::registry::{self, ProviderSpec};
@@ -8,7 +9,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// One `model_list` entry, checked and with secrets resolved.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DeploymentConfig {
     /// The alias clients send as `model` (may be a wildcard such as `openai/*` or `*`).
     pub model_name: String,
@@ -16,7 +17,7 @@ pub struct DeploymentConfig {
     /// The provider's model name, after the prefix (may contain `*` for wildcards).
     pub model: String,
     pub api_base: Option<String>,
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     pub api_version: Option<String>,
     pub timeout: Option<f64>,
     pub stream_timeout: Option<f64>,
@@ -34,6 +35,33 @@ pub struct DeploymentConfig {
     pub model_info: ModelInfo,
     /// `model_info.id`, or a stable hash of the entry as LiteLLM derives it.
     pub id: String,
+}
+
+impl std::fmt::Debug for DeploymentConfig {
+    // Credentials in `extra_params` (AWS keys, Vertex service accounts) print redacted too.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let extra: std::collections::BTreeMap<&str, &str> = self
+            .extra_params
+            .iter()
+            .map(|(k, v)| {
+                let shown = if super::secret::is_secret_param(k) {
+                    "[redacted]"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("DeploymentConfig")
+            .field("model_name", &self.model_name)
+            .field("provider", &self.provider.name)
+            .field("model", &self.model)
+            .field("api_base", &self.api_base)
+            .field("api_key", &self.api_key)
+            .field("extra_params", &extra)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -241,7 +269,7 @@ fn read_params(
     d.api_base = strings
         .remove("api_base")
         .or_else(|| strings.remove("base_url"));
-    d.api_key = strings.remove("api_key");
+    d.api_key = strings.remove("api_key").map(Secret::new);
     d.api_version = strings.remove("api_version");
     d.organization = strings.remove("organization");
     d.mock_response = strings.remove("mock_response");
@@ -252,7 +280,9 @@ fn read_params(
         }
         _ => {}
     }
-    d.api_key = d.api_key.or_else(|| env.first_of(provider.api_key_env));
+    d.api_key = d
+        .api_key
+        .or_else(|| env.first_of(provider.api_key_env).map(Secret::new));
     d.api_base = d
         .api_base
         .or_else(|| env.first_of(provider.api_base_env))

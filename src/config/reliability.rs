@@ -21,6 +21,8 @@ pub struct Reliability {
     pub default_fallbacks: Option<Vec<String>>,
     /// Minimum seconds to wait before retrying the same deployment.
     pub retry_after: Option<f64>,
+    /// How many fallback groups one call may try (LiteLLM's default: 5).
+    pub max_fallbacks: Option<u64>,
 }
 
 pub const RETRY_POLICY_KEYS: &[&str] = &[
@@ -68,6 +70,7 @@ impl Reliability {
             }
             "default_fallbacks" => self.default_fallbacks = Some(v.strings(env, diag)),
             "retry_after" => self.retry_after = positive(v, env, diag),
+            "max_fallbacks" => self.max_fallbacks = v.count(env, diag),
             _ => return false,
         }
         true
@@ -99,6 +102,7 @@ impl Reliability {
                 .or(other.content_policy_fallbacks),
             default_fallbacks: self.default_fallbacks.or(other.default_fallbacks),
             retry_after: self.retry_after.or(other.retry_after),
+            max_fallbacks: self.max_fallbacks.or(other.max_fallbacks),
         }
     }
 }

@@ -4,19 +4,29 @@
 //! are kept out with a warning, so a real LiteLLM file loads and its owner sees what is ignored.
 
 use super::reliability::Reliability;
+use super::secret::Secret;
 use super::yaml::{for_each_entry, Diagnostics, EnvSource, Node};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct GeneralSettings {
-    pub master_key: Option<String>,
-    pub database_url: Option<String>,
+    pub master_key: Option<Secret>,
+    pub database_url: Option<Secret>,
     /// Request bodies above this are refused with 413.
     pub max_request_size_mb: f64,
+    /// Provider answers above this are refused with 502 instead of being passed on.
     pub max_response_size_mb: Option<f64>,
     pub background_health_checks: bool,
     /// Seconds between active health checks.
     pub health_check_interval: f64,
+    /// Tollgate's own: seconds a write to a client may block before the call is abandoned (a
+    /// client that stops reading must not pin an upstream connection).
+    pub client_write_timeout: f64,
+    /// Tollgate's own: seconds to receive a whole request body.
+    pub request_body_timeout: f64,
+    /// Tollgate's own: whether `/anthropic/*`, `/gemini/*`, `/openai/*` forward with the
+    /// gateway's provider credentials.
+    pub provider_passthrough: bool,
 }
 
 impl Default for GeneralSettings {
@@ -31,6 +41,9 @@ impl Default for GeneralSettings {
             background_health_checks: false,
             // LiteLLM's default.
             health_check_interval: 300.0,
+            client_write_timeout: 60.0,
+            request_body_timeout: 60.0,
+            provider_passthrough: true,
         }
     }
 }
@@ -75,8 +88,8 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
         return s;
     };
     for_each_entry(map, node.path(), diag, |key, v, diag| match key {
-        "master_key" => s.master_key = v.string(env, diag),
-        "database_url" => s.database_url = v.string(env, diag),
+        "master_key" => s.master_key = v.string(env, diag).map(Secret::new),
+        "database_url" => s.database_url = v.string(env, diag).map(Secret::new),
         "max_request_size_mb" => {
             if let Some(mb) = v.number(env, diag) {
                 if mb > 0.0 {
@@ -86,7 +99,18 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
                 }
             }
         }
-        "max_response_size_mb" => s.max_response_size_mb = v.number(env, diag),
+        "max_response_size_mb" => s.max_response_size_mb = positive(v, env, diag),
+        "client_write_timeout" => {
+            if let Some(secs) = positive(v, env, diag) {
+                s.client_write_timeout = secs;
+            }
+        }
+        "request_body_timeout" => {
+            if let Some(secs) = positive(v, env, diag) {
+                s.request_body_timeout = secs;
+            }
+        }
+        "provider_passthrough" => s.provider_passthrough = v.boolean(env, diag).unwrap_or(true),
         "background_health_checks" => {
             s.background_health_checks = v.boolean(env, diag).unwrap_or(false)
         }
@@ -99,7 +123,8 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
         _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
     });
     if s.master_key
-        .as_deref()
+        .as_ref()
+        .map(Secret::expose)
         .is_some_and(|k| !k.starts_with("sk-"))
     {
         diag.warn(

@@ -18,7 +18,7 @@ impl Provider for Azure {
     fn static_headers(&self, d: &Deployment) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
         let mut h = vec![content_type_json()];
         if let Some(key) = &d.api_key {
-            h.push(header("api-key", key)?);
+            h.push(header("api-key", key.expose())?);
         } else if let Some(token) = d.extra_param("azure_ad_token") {
             h.push(header("authorization", &format!("Bearer {token}"))?);
         }

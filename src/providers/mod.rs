@@ -135,6 +135,12 @@ pub fn for_wire(wire: Wire) -> &'static dyn Provider {
     }
 }
 
+/// The translator for a stream in the client's own format (an Anthropic client calling an
+/// Anthropic deployment): the bytes go on as they are.
+pub fn native_stream(_wire: Wire) -> Box<dyn StreamTranslator> {
+    Box::new(Untouched)
+}
+
 /// Hands stream bytes on as they are (for native passthrough).
 pub struct Untouched;
 
@@ -185,8 +191,15 @@ impl StreamTranslator for Chained {
 }
 
 pub(crate) fn header(name: &'static str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let v = HeaderValue::from_str(value)
+    let mut v = HeaderValue::from_str(value)
         .map_err(|_| format!("invalid characters in the value for header {name}"))?;
+    // Credentials are kept out of HPACK tables and debug output.
+    if matches!(
+        name,
+        "authorization" | "x-api-key" | "api-key" | "x-goog-api-key"
+    ) {
+        v.set_sensitive(true);
+    }
     Ok((HeaderName::from_static(name), v))
 }
 

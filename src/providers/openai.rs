@@ -17,7 +17,10 @@ impl Provider for OpenAi {
     fn static_headers(&self, d: &Deployment) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
         let mut h = vec![content_type_json()];
         if let Some(key) = &d.api_key {
-            h.push(header("authorization", &format!("Bearer {key}"))?);
+            h.push(header(
+                "authorization",
+                &format!("Bearer {}", key.expose()),
+            )?);
         }
         if let Some(org) = &d.organization {
             h.push(header("openai-organization", org)?);

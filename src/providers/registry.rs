@@ -26,6 +26,22 @@ pub enum Wire {
     Cohere,
 }
 
+impl Wire {
+    /// The provider builds its URL from the model name (so a name from a client must not be
+    /// able to add path segments, a query or a fragment).
+    pub fn model_in_url(self) -> bool {
+        matches!(
+            self,
+            Wire::Azure
+                | Wire::Gemini
+                | Wire::VertexAi
+                | Wire::Bedrock
+                | Wire::Sagemaker
+                | Wire::SagemakerChat
+        )
+    }
+}
+
 #[derive(Debug)]
 pub struct ProviderSpec {
     /// The prefix in `litellm_params.model`, e.g. `groq`.

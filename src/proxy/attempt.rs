@@ -1,23 +1,20 @@
-//! One attempt on one deployment: translate, send, and read the head (a whole non-stream answer
-//! is read too), so that a failure here can still be retried elsewhere. Writing the answer to
-//! the client happens only after an attempt succeeded.
+//! One attempt on one deployment, up to the point where its answer could be delivered:
+//! translate, send, read the head (and a whole non-stream answer). Nothing here touches the
+//! client, so a failure is always "failed, nothing sent" and may be retried elsewhere.
 
-use super::ctx::RequestCtx;
-use super::respond;
 use crate::canonical::RequestBody;
 use crate::error::GatewayError;
-use crate::providers::{self, Call, Chained, StreamTranslator};
+use crate::providers::{self, Call};
 use crate::state::Gateway;
 use crate::upstream::{UpstreamFailure, UpstreamRequest, UpstreamResponse};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use pingora::http::ResponseHeader;
-use pingora::proxy::Session;
 use std::time::{Duration, Instant};
 
 /// Provider error bodies are read whole to re-shape them; bound that.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
-/// Bound on a non-stream answer read into memory.
-const MAX_RESPONSE_BODY: usize = 256 * 1024 * 1024;
+/// At most this many upstream calls for one fanned-out request (Titan: one per input).
+pub const MAX_FANOUT_PARTS: usize = 256;
 
 pub enum Answer {
     /// A complete, translated answer, not yet sent.
@@ -26,11 +23,12 @@ pub enum Answer {
         body: Bytes,
         response: UpstreamResponse,
     },
-    /// A stream whose head arrived; its body is passed through by `stream_back`.
+    /// A stream whose head arrived; its body is read by `deliver::stream`.
     Stream { response: UpstreamResponse },
 }
 
-/// A failed attempt, with what the client should see if nothing else succeeds.
+/// A failed attempt that sent the client nothing, with what the client should see if nothing
+/// else succeeds.
 pub struct Failure {
     pub error: GatewayError,
     pub upstream_head: Option<ResponseHeader>,
@@ -48,26 +46,25 @@ impl From<GatewayError> for Failure {
     }
 }
 
-pub struct Deadlines {
-    /// The whole attempt (`timeout`).
+/// The time and size bounds of one attempt.
+pub struct Limits {
+    /// The whole attempt (`timeout`), already cut to what is left of the call's deadline.
     pub total: Duration,
     /// To a stream's first byte (`stream_timeout`), and between its events.
     pub stream: Duration,
+    /// A non-stream answer larger than this fails (`max_response_size_mb`).
+    pub max_response_bytes: usize,
 }
 
-pub async fn call(
-    gateway: &Gateway,
-    call: &Call<'_>,
-    stream: bool,
-    deadlines: &Deadlines,
-) -> Result<Answer, Failure> {
+pub async fn call(gateway: &Gateway, call: &Call<'_>, limits: &Limits) -> Result<Answer, Failure> {
     let provider = providers::for_wire(call.deployment.provider.wire);
+    let stream = call.body.stream;
     if !stream {
         if let Some(parts) = provider.split(call)? {
-            return call_in_parts(gateway, call, &parts, deadlines).await;
+            return call_in_parts(gateway, call, &parts, limits).await;
         }
     }
-    let (response, body) = exchange(gateway, call, stream, deadlines).await?;
+    let (response, body) = exchange(gateway, call, limits).await?;
     match body {
         None => Ok(Answer::Stream { response }),
         Some(body) => Ok(Answer::Whole {
@@ -84,8 +81,17 @@ async fn call_in_parts(
     gateway: &Gateway,
     call: &Call<'_>,
     parts: &[RequestBody],
-    deadlines: &Deadlines,
+    limits: &Limits,
 ) -> Result<Answer, Failure> {
+    if parts.len() > MAX_FANOUT_PARTS {
+        return Err(GatewayError::bad_request(format!(
+            "this deployment takes one input per upstream call; {} inputs is more than the {MAX_FANOUT_PARTS} a request may carry",
+            parts.len()
+        ))
+        .with_param("input")
+        .into());
+    }
+    let deadline = Instant::now() + limits.total;
     let mut answers = Vec::with_capacity(parts.len());
     let mut last: Option<UpstreamResponse> = None;
     for part in parts {
@@ -93,7 +99,11 @@ async fn call_in_parts(
             body: part,
             ..*call
         };
-        let (response, body) = exchange(gateway, &part_call, false, deadlines).await?;
+        let part_limits = Limits {
+            total: deadline.saturating_duration_since(Instant::now()),
+            ..*limits
+        };
+        let (response, body) = exchange(gateway, &part_call, &part_limits).await?;
         answers.push(body.unwrap_or_default());
         if let Some(previous) = last.replace(response) {
             gateway.upstream.release(previous).await;
@@ -113,20 +123,21 @@ async fn call_in_parts(
 async fn exchange(
     gateway: &Gateway,
     call: &Call<'_>,
-    stream: bool,
-    deadlines: &Deadlines,
+    limits: &Limits,
 ) -> Result<(UpstreamResponse, Option<Bytes>), Failure> {
     let d = call.deployment;
+    let stream = call.body.stream;
     let provider = providers::for_wire(d.provider.wire);
     let built = provider.build_request(call)?;
     let endpoint = d.endpoint()?;
-    let deadline = Instant::now() + deadlines.total;
+    let deadline = Instant::now() + limits.total;
     let head_timeout = if stream {
-        deadlines.stream.min(deadlines.total)
+        limits.stream.min(limits.total)
     } else {
-        deadlines.total
+        limits.total
     };
     let name = d.provider.display;
+    let timed_out = |t: Duration| GatewayError::timeout(call.group, name, t.as_secs_f64());
 
     let send = gateway.upstream.send(
         UpstreamRequest {
@@ -135,14 +146,12 @@ async fn exchange(
             headers: &built.headers,
             body: built.body,
         },
-        Some(deadlines.total),
+        Some(limits.total),
     );
     let mut response = match tokio::time::timeout(head_timeout, send).await {
         Ok(Ok(r)) => r,
         Ok(Err(f)) => return Err(failure_error(f, call, head_timeout).into()),
-        Err(_) => {
-            return Err(GatewayError::timeout(call.group, name, head_timeout.as_secs_f64()).into())
-        }
+        Err(_) => return Err(timed_out(head_timeout).into()),
     };
 
     let status = response.status();
@@ -162,111 +171,44 @@ async fn exchange(
             retry_after,
         });
     }
+    if !(200..300).contains(&status) {
+        // A redirect or an informational head is no answer: passing it on would point the
+        // client elsewhere (or at nothing); another deployment may do better.
+        return Err(GatewayError::new(
+            502,
+            "api_error",
+            format!(
+                "litellm.APIError: {name} - the provider answered with HTTP {status}, which is not an answer. Received Model Group={}",
+                call.group
+            ),
+        )
+        .into());
+    }
     if stream {
         return Ok((response, None));
     }
-    let body =
-        match tokio::time::timeout_at(deadline.into(), response.read_to_end(MAX_RESPONSE_BODY))
-            .await
-        {
-            Ok(Ok(b)) => b,
-            Ok(Err(f)) => return Err(failure_error(f, call, deadlines.total).into()),
-            Err(_) => {
-                return Err(
-                    GatewayError::timeout(call.group, name, deadlines.total.as_secs_f64()).into(),
-                )
-            }
-        };
+    let read = response.read_to_end(limits.max_response_bytes);
+    let body = match tokio::time::timeout_at(deadline.into(), read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(UpstreamFailure::TooLarge(limit))) => {
+            return Err(GatewayError::new(
+                502,
+                "api_error",
+                format!(
+                    "litellm.APIError: {name} - the answer is larger than max_response_size_mb ({} MB). Received Model Group={}",
+                    limit / (1024 * 1024),
+                    call.group
+                ),
+            )
+            .into())
+        }
+        Ok(Err(f)) => return Err(failure_error(f, call, limits.total).into()),
+        Err(_) => return Err(timed_out(limits.total).into()),
+    };
     Ok((response, Some(body)))
 }
 
-/// Passes a provider's stream to the client event by event as it arrives. Failures from here
-/// on reach the client as an SSE error event: its bytes are already on the way.
-pub async fn stream_back(
-    gateway: &Gateway,
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    call: &Call<'_>,
-    mut response: UpstreamResponse,
-    idle_timeout: Duration,
-    outer: Option<Box<dyn StreamTranslator>>,
-) -> Result<(), GatewayError> {
-    let provider = providers::for_wire(call.deployment.provider.wire);
-    let mut translator = provider.stream_translator(call);
-    if let Some(outer) = outer {
-        translator = Box::new(Chained::new(translator, outer));
-    }
-    respond::stream_head(session, ctx, Some(response.header()))
-        .await
-        .map_err(client_gone)?;
-    let mut out = BytesMut::with_capacity(4096);
-    let mut first = true;
-    loop {
-        let chunk = match tokio::time::timeout(idle_timeout, response.next_chunk()).await {
-            Ok(Ok(Some(chunk))) => chunk,
-            Ok(Ok(None)) => break,
-            Ok(Err(failure)) => {
-                let err = failure_error(failure, call, idle_timeout);
-                return Err(GatewayError::new(
-                    err.status,
-                    err.kind,
-                    format!("stream interrupted: {}", err.message),
-                ));
-            }
-            Err(_) => {
-                let secs = idle_timeout.as_secs_f64();
-                return Err(GatewayError::timeout(
-                    call.group,
-                    call.deployment.provider.display,
-                    secs,
-                ));
-            }
-        };
-        if first {
-            first = false;
-            call.deployment
-                .state
-                .record_latency(ctx.started.elapsed(), true);
-        }
-        translator.feed(&chunk, &mut out);
-        if !out.is_empty() {
-            session
-                .write_response_body(Some(out.split().freeze()), false)
-                .await
-                .map_err(client_gone)?;
-        }
-    }
-    translator.finish(&mut out);
-    session
-        .write_response_body(Some(out.split().freeze()), true)
-        .await
-        .map_err(client_gone)?;
-    gateway.upstream.release(response).await;
-    Ok(())
-}
-
-/// Sends a successful whole answer.
-pub async fn send_whole(
-    gateway: &Gateway,
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    status: u16,
-    body: Bytes,
-    response: UpstreamResponse,
-) -> Result<(), GatewayError> {
-    respond::json(session, ctx, status, body, Some(response.header()))
-        .await
-        .map_err(client_gone)?;
-    gateway.upstream.release(response).await;
-    Ok(())
-}
-
-/// The client went away while being answered: nobody is left to tell.
-pub fn client_gone(e: Box<pingora::Error>) -> GatewayError {
-    GatewayError::new(499, "client_closed", format!("client went away: {e}"))
-}
-
-fn failure_error(failure: UpstreamFailure, call: &Call<'_>, timeout: Duration) -> GatewayError {
+pub fn failure_error(failure: UpstreamFailure, call: &Call<'_>, timeout: Duration) -> GatewayError {
     let provider = call.deployment.provider.display;
     match failure {
         UpstreamFailure::Timeout => {
@@ -275,12 +217,20 @@ fn failure_error(failure: UpstreamFailure, call: &Call<'_>, timeout: Duration) -
         UpstreamFailure::Unreachable(detail) => {
             GatewayError::upstream_unreachable(call.group, provider, &detail)
         }
+        UpstreamFailure::TooLarge(limit) => GatewayError::new(
+            502,
+            "api_error",
+            format!(
+                "litellm.APIError: {provider} - the answer is larger than {limit} bytes. Received Model Group={}",
+                call.group
+            ),
+        ),
     }
 }
 
-/// `retry-after` in seconds (HTTP dates are rare from LLM providers and are ignored).
+/// `retry-after` in seconds (HTTP dates are rare from LLM providers and are ignored); absurd
+/// values are clamped, never trusted to build a `Duration` that panics.
 fn retry_after(head: &ResponseHeader) -> Option<Duration> {
     let v = head.headers.get("retry-after")?.to_str().ok()?;
-    let secs: f64 = v.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    crate::duration::parse_retry_after(v)
 }

@@ -1,10 +1,33 @@
-//! Reading the client's request body, bounded by `max_request_size_mb`.
+//! Reading the client's request body, bounded by `max_request_size_mb` and by a deadline for the
+//! whole of it (a client trickling a byte a minute must not hold a connection forever).
 
 use crate::error::GatewayError;
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
+use std::time::Duration;
 
-pub async fn read_bounded(session: &mut Session, limit: usize) -> Result<Bytes, GatewayError> {
+pub async fn read_bounded(
+    session: &mut Session,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Bytes, GatewayError> {
+    match tokio::time::timeout(deadline, read(session, limit)).await {
+        Ok(read) => read,
+        Err(_) => {
+            session.set_keepalive(None);
+            Err(GatewayError::new(
+                408,
+                "timeout",
+                format!(
+                    "the request body did not arrive within {} seconds",
+                    deadline.as_secs_f64()
+                ),
+            ))
+        }
+    }
+}
+
+async fn read(session: &mut Session, limit: usize) -> Result<Bytes, GatewayError> {
     let declared = session
         .req_header()
         .headers
@@ -35,7 +58,7 @@ pub async fn read_bounded(session: &mut Session, limit: usize) -> Result<Bytes, 
             .await
             .map_err(|e| GatewayError::bad_request(format!("cannot read the request body: {e}")))?;
         let Some(chunk) = chunk else { break };
-        if buf.len() + chunk.len() > limit {
+        if buf.len().saturating_add(chunk.len()) > limit {
             session.set_keepalive(None);
             return Err(GatewayError::too_large(limit));
         }

@@ -1,6 +1,7 @@
 //! What the gateway knows about one request as it moves through the hooks.
 
 use super::passthrough;
+use crate::lifecycle::{CallEvent, CallInfo, CallSummary, Observers};
 use crate::router::Deployment;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +32,10 @@ pub struct RequestCtx {
     pub fallbacks: u32,
     /// Set for passthrough routes, which Pingora's proxy loop forwards.
     pub passthrough: Option<passthrough::Target>,
+    /// How the call went, filled in as it goes; reported to observers when it is done.
+    pub outcome: CallSummary,
+    /// An LLM call was admitted, so its end is reported (`Done`) from Pingora's `logging`.
+    pub admitted: bool,
 }
 
 impl RequestCtx {
@@ -47,7 +52,19 @@ impl RequestCtx {
             retries: 0,
             fallbacks: 0,
             passthrough: None,
+            outcome: CallSummary::default(),
+            admitted: false,
         }
+    }
+
+    /// Tells the observers about this call.
+    pub fn emit(&self, observers: &Observers, event: CallEvent<'_>) {
+        let info = CallInfo {
+            call_id: &self.call_id,
+            started: self.started,
+            group: self.group.as_deref(),
+        };
+        observers.emit(&info, &event);
     }
 }
 

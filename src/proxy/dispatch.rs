@@ -3,7 +3,7 @@
 
 use super::ctx::{Inbound, RequestCtx};
 use super::routes::Route;
-use super::{attempt, body, inbound, llm_call, passthrough, respond};
+use super::{body, inbound, llm_call, passthrough, respond};
 use crate::api;
 use crate::auth;
 use crate::canonical::request::Operation;
@@ -48,7 +48,9 @@ pub async fn serve(
             )
         }
         Route::AnthropicCountTokens => {
-            let raw = body::read_bounded(session, snapshot.max_request_bytes).await?;
+            let raw =
+                body::read_bounded(session, snapshot.max_request_bytes, snapshot.body_timeout)
+                    .await?;
             return answered(inbound::count_tokens(gateway, snapshot, session, ctx, raw).await);
         }
         Route::Passthrough => {
@@ -74,7 +76,7 @@ pub async fn serve(
     };
     respond::json(session, ctx, 200, answer, None)
         .await
-        .map_err(attempt::client_gone)?;
+        .map_err(respond::client_gone)?;
     Ok(Next::Answered)
 }
 

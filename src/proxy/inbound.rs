@@ -4,6 +4,7 @@
 
 use super::ctx::{Inbound, RequestCtx};
 use super::respond;
+use crate::canonical::request::BodyFormat;
 use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
 use crate::error::GatewayError;
@@ -13,31 +14,63 @@ use crate::state::{Gateway, Snapshot};
 use crate::upstream::UpstreamRequest;
 use bytes::Bytes;
 use pingora::proxy::Session;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The client's own body (kept for native passthrough) and the canonical one.
+/// The client's body as parsed, and the canonical (OpenAI) form of it, made only when a
+/// deployment needs it: an Anthropic client calling an Anthropic deployment is never converted,
+/// so nothing that only Anthropic understands (server tools, non-text system blocks) is refused.
 pub struct Bodies {
-    pub canonical: RequestBody,
-    pub native: Option<RequestBody>,
+    client: RequestBody,
+    inbound: Inbound,
+    canonical: OnceLock<Result<RequestBody, GatewayError>>,
 }
 
 pub fn parse(raw: Bytes, op: Operation, inbound: Inbound) -> Result<Bodies, GatewayError> {
-    match inbound {
-        Inbound::OpenAi => Ok(Bodies {
-            canonical: RequestBody::parse(raw, op)?,
-            native: None,
-        }),
-        Inbound::Anthropic => {
-            let native = RequestBody::parse(raw, Operation::Chat)?;
-            let canonical = anthropic::messages_to_openai(&native.to_value())?;
-            let bytes = serde_json::to_vec(&canonical)
-                .map_err(|e| GatewayError::internal(e.to_string()))?;
-            Ok(Bodies {
-                canonical: RequestBody::parse(Bytes::from(bytes), Operation::Chat)?,
-                native: Some(native),
-            })
+    let format = match inbound {
+        Inbound::OpenAi => BodyFormat::OpenAi,
+        Inbound::Anthropic => BodyFormat::Anthropic,
+    };
+    Ok(Bodies {
+        client: RequestBody::parse_as(raw, op, format)?,
+        inbound,
+        canonical: OnceLock::new(),
+    })
+}
+
+impl Bodies {
+    /// What the client sent (its model, stream flag and gateway params route the call).
+    pub fn client(&self) -> &RequestBody {
+        &self.client
+    }
+
+    /// The canonical body, converted on first use.
+    pub fn canonical(&self) -> Result<&RequestBody, GatewayError> {
+        if self.inbound == Inbound::OpenAi {
+            return Ok(&self.client);
+        }
+        self.canonical
+            .get_or_init(|| to_canonical(&self.client))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The body for a deployment speaking `wire`, and whether it is the client's own format.
+    pub fn for_wire(&self, wire: Wire) -> Result<(&RequestBody, bool), GatewayError> {
+        match self.inbound {
+            Inbound::Anthropic if wire == Wire::Anthropic => Ok((&self.client, true)),
+            _ => Ok((self.canonical()?, false)),
         }
     }
+}
+
+fn to_canonical(native: &RequestBody) -> Result<RequestBody, GatewayError> {
+    let canonical = anthropic::messages_to_openai(&native.to_value())?;
+    let bytes =
+        serde_json::to_vec(&canonical).map_err(|e| GatewayError::internal(e.to_string()))?;
+    let mut body = RequestBody::parse(Bytes::from(bytes), Operation::Chat)?;
+    body.gateway = native.gateway.clone();
+    Ok(body)
 }
 
 /// A whole OpenAI answer in the client's format.
@@ -71,7 +104,7 @@ pub async fn count_tokens(
     ctx: &mut RequestCtx,
     raw: Bytes,
 ) -> Result<(), GatewayError> {
-    let native = RequestBody::parse(raw, Operation::Chat)?;
+    let native = RequestBody::parse_as(raw, Operation::Chat, BodyFormat::Anthropic)?;
     let resolved = snapshot.models.resolve(&native.model)?;
     let anthropic_deployment = resolved.group.deployments.iter().find(|d| {
         d.provider.wire == Wire::Anthropic && d.mock_response.is_none() && d.endpoint().is_ok()
@@ -81,7 +114,7 @@ pub async fn count_tokens(
         let body = Bytes::from(format!("{{\"input_tokens\":{estimate}}}"));
         return respond::json(session, ctx, 200, body, None)
             .await
-            .map_err(super::attempt::client_gone);
+            .map_err(respond::client_gone);
     };
     let endpoint = d.endpoint()?;
     let model = match &resolved.wildcard {
@@ -112,5 +145,5 @@ pub async fn count_tokens(
     gateway.upstream.release(response).await;
     respond::json(session, ctx, status, body, Some(&head))
         .await
-        .map_err(super::attempt::client_gone)
+        .map_err(respond::client_gone)
 }

@@ -1,32 +1,19 @@
 //! One LLM call, top to bottom: read and parse the body once → resolve the model group → the
-//! attempt loop (choose a deployment → translate → send → read the head → retry, or fall back
-//! to another group) → stream or return the answer. Each step is a call into its own module.
+//! group's attempts (`group::run`: choose a deployment → translate → send → read the head →
+//! retry) → fall back to other groups while nothing has been sent → deliver. The commit point
+//! (`deliver::Committed`) ends the call: nothing is retried once the client got a byte.
 
-use super::attempt::{self, Answer, Deadlines, Failure};
 use super::ctx::RequestCtx;
-use super::inbound::{self, Bodies};
-use super::{body, respond};
+use super::group::{self, Job};
+use super::{body, deliver, inbound};
 use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
 use crate::error::GatewayError;
-use crate::providers::{mock_response, Call, Chained, StreamTranslator, Wire};
-use crate::router::policy::MAX_RETRY_AFTER_WAIT;
-use crate::router::strategy::PickInput;
-use crate::router::{self, Deployment, FailureClass, Resolved};
+use crate::lifecycle::CallEvent;
+use crate::router::{FailureClass, Resolved};
 use crate::state::{Gateway, Snapshot};
-use bytes::BytesMut;
 use pingora::proxy::Session;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// What every attempt of one call shares.
-struct Job<'a> {
-    gateway: &'a Gateway,
-    snapshot: &'a Snapshot,
-    op: Operation,
-    bodies: Bodies,
-    estimated_tokens: u64,
-}
+use std::time::Instant;
 
 pub async fn handle(
     gateway: &Gateway,
@@ -35,270 +22,101 @@ pub async fn handle(
     ctx: &mut RequestCtx,
     op: Operation,
 ) -> Result<(), GatewayError> {
-    let raw = body::read_bounded(session, snapshot.max_request_bytes).await?;
+    let raw =
+        body::read_bounded(session, snapshot.max_request_bytes, snapshot.body_timeout).await?;
     let bodies = inbound::parse(raw, op, ctx.inbound)?;
-    let request = &bodies.canonical;
-    let mut resolved = snapshot.models.resolve(&request.model)?;
+    let client = bodies.client();
+    let mut resolved = snapshot.models.resolve(&client.model)?;
+    ctx.admitted = true;
+    ctx.emit(&gateway.observers, CallEvent::Admitted);
     let job = Job {
         gateway,
         snapshot,
         op,
-        estimated_tokens: estimate_tokens(request),
+        estimated_tokens: estimate_tokens(client),
+        deadline: Instant::now() + snapshot.call_timeout,
         bodies,
     };
-    let mut fallback_queue: Option<Vec<String>> = None;
+    let mut fallbacks: Option<Vec<String>> = None;
     loop {
-        let failure = match run_group(&job, session, ctx, &resolved).await {
-            Ok(()) => return Ok(()),
-            Err(f) => f,
+        let failure = match group::run(&job, session, ctx, &resolved).await {
+            Ok(_committed) => return Ok(()),
+            Err(failure) => failure,
         };
         let class = FailureClass::of(&failure.error);
-        // Fallbacks come from the group the client asked for, as in LiteLLM: a per-request
-        // `fallbacks` list, else the configured ones for this kind of failure.
-        let queue = fallback_queue.get_or_insert_with(|| {
-            let per_request: Option<Vec<String>> =
-                job.bodies.canonical.get("fallbacks").ok().flatten();
-            let mut q = per_request.unwrap_or_else(|| {
-                snapshot
-                    .policy
-                    .fallbacks_for(&resolved.group.name, class)
-                    .to_vec()
-            });
-            q.reverse();
-            q
-        });
-        let next =
-            std::iter::from_fn(|| queue.pop()).find_map(|name| snapshot.models.resolve(&name).ok());
+        let next = next_fallback(&job, ctx, &mut fallbacks, &resolved, class);
         match next {
-            Some(r) if class != FailureClass::BadRequest => {
+            Some(r) => {
                 ctx.fallbacks += 1;
                 resolved = r;
             }
-            _ => {
-                respond::error(session, ctx, &failure.error, failure.upstream_head.as_ref())
-                    .await
-                    .ok();
+            None => {
+                let _over = deliver::failure(session, ctx, &failure).await;
                 return Ok(());
             }
         }
     }
 }
 
-/// Attempts within one model group: retries go to a different deployment while one is left.
-async fn run_group(
+/// The next group to fall back to, if the failure allows one and the call has fallbacks and time
+/// left. Fallbacks come from the group the client asked for, as in LiteLLM: the request's own
+/// list, else the configured ones for this kind of failure; at most `max_fallbacks` of them.
+fn next_fallback(
     job: &Job<'_>,
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    resolved: &Resolved,
-) -> Result<(), Failure> {
-    let (snapshot, policy, request) = (job.snapshot, &job.snapshot.policy, &job.bodies.canonical);
-    let group = &resolved.group;
-    ctx.group = Some(Arc::clone(&resolved.group_name));
-    if policy.pre_call_checks
-        && group
-            .deployments
-            .iter()
-            .all(|d| !d.fits(job.estimated_tokens))
+    ctx: &RequestCtx,
+    queue: &mut Option<Vec<String>>,
+    first: &Resolved,
+    class: FailureClass,
+) -> Option<Resolved> {
+    let policy = &job.snapshot.policy;
+    if class == FailureClass::BadRequest
+        || ctx.fallbacks as usize >= policy.max_fallbacks
+        || Instant::now() >= job.deadline
     {
-        return Err(GatewayError::bad_request(format!(
-            "Context Window Exceeded: the request's estimated {} tokens exceed the max_input_tokens of every deployment of model group {}",
-            job.estimated_tokens, group.name
-        ))
-        .into());
+        return None;
     }
-    let mut tried: Vec<Arc<Deployment>> = Vec::new();
-    let mut retries = 0;
-    loop {
-        let input = PickInput {
-            stream: request.stream,
-            estimated_tokens: job.estimated_tokens,
-            now: Instant::now(),
+    let queue = queue.get_or_insert_with(|| {
+        let params = &job.bodies.client().gateway;
+        let per_request = match class {
+            FailureClass::ContextWindowExceeded => params
+                .context_window_fallbacks
+                .as_ref()
+                .or(params.fallbacks.as_ref()),
+            FailureClass::ContentPolicyViolation => params
+                .content_policy_fallbacks
+                .as_ref()
+                .or(params.fallbacks.as_ref()),
+            _ => params.fallbacks.as_ref(),
         };
-        let deployment = router::choose(group, policy, &tried, &input)
-            .map_err(|none| router::no_deployment_error(&request.model, policy, &none))?;
-        ctx.deployment = Some(Arc::clone(&deployment));
-        if let Some(text) = &deployment.mock_response {
-            return answer_locally(session, ctx, job.op, request, text)
-                .await
-                .map_err(Failure::from);
-        }
-        let upstream_model = match &resolved.wildcard {
-            Some(captured) => deployment.model.replacen('*', captured, 1),
-            None => deployment.model.clone(),
+        let mut q: Vec<String> = match per_request {
+            Some(list) => list.clone(),
+            None => policy.fallbacks_for(&first.group.name, class).to_vec(),
         };
-        // An Anthropic client calling an Anthropic deployment: its body goes as it is.
-        let native = job
-            .bodies
-            .native
-            .as_ref()
-            .filter(|_| deployment.provider.wire == Wire::Anthropic);
-        let call = Call {
-            op: job.op,
-            body: native.unwrap_or(request),
-            deployment: &deployment,
-            upstream_model: &upstream_model,
-            alias: &request.model,
-            group: &group.name,
-            drop_params: drop_params(request, &deployment, snapshot),
-            native: native.is_some(),
-        };
-        let timeout = deployment.timeout.unwrap_or(snapshot.default_timeout);
-        let deadlines = Deadlines {
-            total: timeout,
-            stream: deployment
-                .stream_timeout
-                .or(snapshot.default_stream_timeout)
-                .unwrap_or(timeout),
-        };
-        let state = &deployment.state;
-        let _in_flight = state.start_call();
-        state.record_request(input.now);
-        state.record_tokens(job.estimated_tokens, input.now);
-        let sent_at = Instant::now();
-        let outcome = attempt::call(job.gateway, &call, request.stream, &deadlines).await;
-        ctx.upstream_time += sent_at.elapsed();
-        let translate_back = !call.native;
-        match outcome {
-            Ok(Answer::Whole {
-                status,
-                body,
-                response,
-            }) => {
-                state.record_latency(sent_at.elapsed(), false);
-                let body = if translate_back {
-                    inbound::whole_answer(ctx.inbound, body, &request.model)?
-                } else {
-                    body
-                };
-                return attempt::send_whole(job.gateway, session, ctx, status, body, response)
-                    .await
-                    .map_err(Failure::from);
-            }
-            Ok(Answer::Stream { response }) => {
-                let outer = if translate_back {
-                    inbound::outer_stream(ctx.inbound, &request.model)
-                } else {
-                    None
-                };
-                let result = attempt::stream_back(
-                    job.gateway,
-                    session,
-                    ctx,
-                    &call,
-                    response,
-                    deadlines.stream,
-                    outer,
-                )
-                .await;
-                return result.map_err(Failure::from);
-            }
-            Err(failure) => {
-                let class = FailureClass::of(&failure.error);
-                policy.record_failure(state, class, group.deployments.len(), Instant::now());
-                log::debug!(
-                    "call {}: deployment {} failed: {}",
-                    ctx.call_id,
-                    deployment.id,
-                    failure.error
-                );
-                if retries >= policy.retries_for(class) {
-                    return Err(failure);
-                }
-                retries += 1;
-                ctx.retries += 1;
-                tried.push(Arc::clone(&deployment));
-                let wait = retry_wait(
-                    group.deployments.len(),
-                    &tried,
-                    &failure,
-                    retries,
-                    policy.retry_after_min,
-                );
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-    }
+        q.truncate(policy.max_fallbacks);
+        q.reverse();
+        q
+    });
+    std::iter::from_fn(|| queue.pop()).find_map(|name| job.snapshot.models.resolve(&name).ok())
 }
 
-/// The request's `drop_params`, else the deployment's, else `litellm_settings`'.
-fn drop_params(request: &RequestBody, deployment: &Deployment, snapshot: &Snapshot) -> bool {
-    request
-        .get::<bool>("drop_params")
-        .ok()
-        .flatten()
-        .or(deployment.drop_params)
-        .unwrap_or(snapshot.config.litellm.drop_params)
-}
-
-/// How long to wait before the next attempt: nothing when another deployment is left to try;
-/// otherwise the provider's short `retry-after`, or a brief exponential backoff.
-fn retry_wait(
-    group_size: usize,
-    tried: &[Arc<Deployment>],
-    failure: &Failure,
-    retries: u64,
-    min: Duration,
-) -> Duration {
-    let untried_left = tried.len() < group_size;
-    if untried_left {
-        return min;
-    }
-    let backoff = Duration::from_millis(50 << retries.min(4));
-    let wait = match failure.retry_after {
-        Some(ra) if ra <= MAX_RETRY_AFTER_WAIT => ra,
-        _ => backoff,
-    };
-    wait.max(min)
-}
-
-/// Prompt bytes / 4 (tokenizers average about four bytes a token) plus the requested output.
+/// Prompt bytes / 4 (tokenizers average about four bytes a token) plus the requested output,
+/// saturating: a `max_tokens` near `u64::MAX` must not wrap a usage counter.
 fn estimate_tokens(request: &RequestBody) -> u64 {
     let prompt = request.raw().len() as u64 / 4;
-    let output: u64 = request
-        .get::<u64>("max_tokens")
-        .ok()
-        .flatten()
-        .or_else(|| request.get::<u64>("max_completion_tokens").ok().flatten())
-        .unwrap_or(0);
-    prompt + output
-}
-
-async fn answer_locally(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    op: Operation,
-    request: &RequestBody,
-    text: &str,
-) -> Result<(), GatewayError> {
-    match mock_response::answer(op, request, &request.model, text, &ctx.call_id) {
-        mock_response::MockAnswer::Whole(body) => {
-            let body = inbound::whole_answer(ctx.inbound, body, &request.model)?;
-            respond::json(session, ctx, 200, body, None)
-                .await
-                .map_err(attempt::client_gone)
-        }
-        mock_response::MockAnswer::Stream(events) => {
-            respond::stream_head(session, ctx, None)
-                .await
-                .map_err(attempt::client_gone)?;
-            let mut translator: Box<dyn StreamTranslator> =
-                match inbound::outer_stream(ctx.inbound, &request.model) {
-                    Some(outer) => {
-                        Box::new(Chained::new(Box::new(crate::providers::Untouched), outer))
+    let output = ["max_tokens", "max_completion_tokens"]
+        .iter()
+        .find_map(|key| {
+            let v: serde_json::Value = request.get(key).ok().flatten()?;
+            v.as_u64().or_else(|| {
+                v.as_f64().filter(|f| f.is_finite() && *f > 0.0).map(|f| {
+                    if f >= u64::MAX as f64 {
+                        u64::MAX
+                    } else {
+                        f as u64
                     }
-                    None => Box::new(crate::providers::Untouched),
-                };
-            let mut out = BytesMut::new();
-            for e in events {
-                translator.feed(&e, &mut out);
-            }
-            translator.finish(&mut out);
-            session
-                .write_response_body(Some(out.freeze()), true)
-                .await
-                .map_err(attempt::client_gone)
-        }
-    }
+                })
+            })
+        })
+        .unwrap_or(0);
+    prompt.saturating_add(output)
 }

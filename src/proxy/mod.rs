@@ -6,7 +6,9 @@
 mod attempt;
 mod body;
 mod ctx;
+mod deliver;
 mod dispatch;
+mod group;
 mod inbound;
 mod llm_call;
 mod passthrough;
@@ -15,6 +17,7 @@ mod routes;
 
 pub use ctx::RequestCtx;
 
+use crate::lifecycle;
 use crate::state::Gateway;
 use async_trait::async_trait;
 use pingora::prelude::*;
@@ -36,6 +39,10 @@ impl ProxyHttp for TollgateProxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         // One snapshot for the whole request, even if the config is swapped meanwhile.
         let snapshot = self.gateway.snapshot.load_full();
+        // A client that stops reading must not pin the call (and its upstream connection).
+        session
+            .as_downstream_mut()
+            .set_write_timeout(Some(snapshot.client_write_timeout));
         let route = routes::classify(
             &session.req_header().method,
             session.req_header().uri.path(),
@@ -49,6 +56,11 @@ impl ProxyHttp for TollgateProxy {
                 Ok(true)
             }
             Err(err) => {
+                // Refused before its body was read (401, 404, 405, 413, ...): close instead of
+                // draining a body of any size from a client the gateway will not serve.
+                if !session.as_downstream_mut().is_body_done() && !session.is_body_empty() {
+                    session.set_keepalive(None);
+                }
                 respond::error(session, ctx, &err, None).await?;
                 Ok(true)
             }
@@ -79,7 +91,47 @@ impl ProxyHttp for TollgateProxy {
         Ok(())
     }
 
+    /// Passthrough failures (the provider unreachable, too slow): OpenAI's error shape, as on
+    /// every other route, instead of Pingora's bare status page.
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> pingora::proxy::FailToProxy {
+        let error = passthrough::failure_error(e);
+        let error_code = match &error {
+            Some(err) => {
+                session.set_keepalive(None);
+                match respond::error(session, ctx, err, None).await {
+                    Ok(()) => err.status,
+                    Err(_) => 0,
+                }
+            }
+            None => 0,
+        };
+        pingora::proxy::FailToProxy {
+            error_code,
+            can_reuse_downstream: false,
+        }
+    }
+
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        if ctx.admitted {
+            let mut summary = std::mem::take(&mut ctx.outcome);
+            summary.status = ctx.status;
+            summary.retries = ctx.retries;
+            summary.fallbacks = ctx.fallbacks;
+            summary.duration = ctx.started.elapsed();
+            let deployment = ctx.deployment.clone();
+            ctx.emit(
+                &self.gateway.observers,
+                lifecycle::CallEvent::Done {
+                    deployment: deployment.as_ref(),
+                    summary: &summary,
+                },
+            );
+        }
         if log::log_enabled!(log::Level::Debug) {
             log::debug!(
                 "call_id={} {} {} status={} group={} deployment={} duration_ms={:.3} error={:?}",

@@ -11,6 +11,7 @@ use http::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Where one passthrough request goes.
 pub struct Target {
@@ -18,7 +19,11 @@ pub struct Target {
     endpoint: Endpoint,
     path_and_query: String,
     auth: Vec<(HeaderName, HeaderValue)>,
+    /// Connect, and each read and write: a provider that never answers is given up on.
+    timeout: Duration,
 }
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Client headers that carry the gateway key; never forwarded.
 const CLIENT_KEY_HEADERS: &[&str] = &[
@@ -51,7 +56,17 @@ pub async fn target(
     rest: &str,
     query: Option<&str>,
 ) -> Result<Target, GatewayError> {
-    let (endpoint, auth) = credentials(snapshot, provider)?;
+    if !snapshot.config.general.provider_passthrough {
+        return Err(GatewayError::not_found(format!(
+            "Route /{provider}{rest} not found: provider passthrough is switched off (general_settings.provider_passthrough)"
+        )));
+    }
+    if !crate::upstream::path::is_safe_passthrough_path(rest) {
+        return Err(GatewayError::bad_request(format!(
+            "invalid passthrough path /{provider}{rest}: no '.' or '..' segments, encoded slashes or backslashes"
+        )));
+    }
+    let (endpoint, auth, timeout) = credentials(snapshot, provider)?;
     // A configured base may carry the API version (`.../v1beta`); the client's path has it too.
     let base = strip_version(&endpoint.base_path);
     let mut path_and_query = format!("{base}{rest}");
@@ -70,20 +85,22 @@ pub async fn target(
         endpoint,
         path_and_query,
         auth,
+        timeout,
     })
 }
 
-/// The endpoint and auth headers for a provider: from its first configured deployment, else
-/// from its default base URL and API-key environment variable.
-fn credentials(
-    snapshot: &Snapshot,
-    provider: &str,
-) -> Result<(Endpoint, Vec<(HeaderName, HeaderValue)>), GatewayError> {
+type Credentials = (Endpoint, Vec<(HeaderName, HeaderValue)>, Duration);
+
+/// The endpoint, auth headers and timeout for a provider: from its first deployment in
+/// `model_list` order (the same one on every start), else from its default base URL and API-key
+/// environment variable.
+fn credentials(snapshot: &Snapshot, provider: &str) -> Result<Credentials, GatewayError> {
     let from_deployment =
-        snapshot.models.deployments().map(|(_, d)| d).find(|d| {
+        snapshot.models.in_config_order().iter().find(|d| {
             d.provider.name == provider && d.mock_response.is_none() && d.endpoint().is_ok()
         });
     if let Some(d) = from_deployment {
+        let timeout = d.timeout.unwrap_or(snapshot.default_timeout);
         let endpoint = d.endpoint()?.clone();
         let auth = d
             .headers
@@ -91,7 +108,7 @@ fn credentials(
             .filter(|(n, _)| *n != http::header::CONTENT_TYPE)
             .cloned()
             .collect();
-        return Ok((endpoint, auth));
+        return Ok((endpoint, auth, timeout));
     }
     let spec = registry::lookup(provider)
         .ok_or_else(|| GatewayError::not_found(format!("unknown provider {provider}")))?;
@@ -107,14 +124,18 @@ fn credentials(
     let auth = match provider {
         "anthropic" => vec![("x-api-key", key)],
         "gemini" => vec![("x-goog-api-key", key)],
-        _ => vec![("authorization", format!("Bearer {key}"))],
+        _ => vec![("authorization", format!("Bearer {}", key))],
     };
     let auth = auth
         .into_iter()
         .filter(|(_, v)| !v.is_empty() && v != "Bearer ")
-        .filter_map(|(n, v)| Some((HeaderName::from_static(n), HeaderValue::from_str(&v).ok()?)))
+        .filter_map(|(n, v)| {
+            let mut value = HeaderValue::from_str(&v).ok()?;
+            value.set_sensitive(true);
+            Some((HeaderName::from_static(n), value))
+        })
         .collect();
-    Ok((endpoint, auth))
+    Ok((endpoint, auth, snapshot.default_timeout))
 }
 
 fn strip_version(base_path: &str) -> &str {
@@ -128,9 +149,42 @@ fn strip_version(base_path: &str) -> &str {
     }
 }
 
+/// The client's answer when proxying failed; `None` when the client itself is gone.
+pub fn failure_error(e: &pingora::Error) -> Option<GatewayError> {
+    use pingora::{ErrorSource, ErrorType};
+    if let ErrorType::HTTPStatus(code) = e.etype() {
+        return Some(GatewayError::new(*code, "api_error", e.to_string()));
+    }
+    match (e.esource(), e.etype()) {
+        (ErrorSource::Downstream, _) => None,
+        (_, ErrorType::ReadTimedout | ErrorType::WriteTimedout | ErrorType::ConnectTimedout) => {
+            Some(GatewayError::new(
+                408,
+                "timeout",
+                format!(
+                    "litellm.Timeout: passthrough - the provider did not answer in time ({})",
+                    e.etype().as_str()
+                ),
+            ))
+        }
+        _ => Some(GatewayError::new(
+            502,
+            "api_connection_error",
+            format!(
+                "litellm.APIConnectionError: passthrough - could not reach the provider: {}",
+                e.etype().as_str()
+            ),
+        )),
+    }
+}
+
 impl Target {
     pub fn peer(&self) -> HttpPeer {
-        HttpPeer::new(self.addr, self.endpoint.tls, self.endpoint.host.clone())
+        let mut peer = HttpPeer::new(self.addr, self.endpoint.tls, self.endpoint.host.clone());
+        peer.options.connection_timeout = Some(CONNECT_TIMEOUT.min(self.timeout));
+        peer.options.read_timeout = Some(self.timeout);
+        peer.options.write_timeout = Some(self.timeout);
+        peer
     }
 
     /// Points the request at the provider with the provider's credentials, not the client's.

@@ -11,7 +11,9 @@ use pingora::Result;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// A response head with the gateway's headers; `upstream` adds the provider's.
+/// A response head with the gateway's headers; `upstream` adds the provider's. A header whose
+/// value cannot be sent (a wildcard alias with a control character, say) is left out: one bad
+/// value never costs the client its answer.
 pub fn head(
     status: u16,
     content_type: &'static str,
@@ -20,53 +22,69 @@ pub fn head(
 ) -> Result<ResponseHeader> {
     let mut h = ResponseHeader::build_no_case(status, Some(16))?;
     h.insert_header(header::CONTENT_TYPE, content_type)?;
-    h.insert_header("x-litellm-call-id", ctx.call_id.as_str())?;
-    h.insert_header("x-litellm-version", VERSION)?;
+    put(&mut h, "x-litellm-call-id", ctx.call_id.as_str());
+    put(&mut h, "x-litellm-version", VERSION);
     if let Some(group) = &ctx.group {
-        h.insert_header("x-litellm-model-group", &**group)?;
+        put(&mut h, "x-litellm-model-group", &**group);
     }
     if let Some(d) = &ctx.deployment {
-        h.insert_header("x-litellm-model-id", d.id.as_str())?;
+        put(&mut h, "x-litellm-model-id", d.id.as_str());
         if !d.api_base.is_empty() {
-            h.insert_header("x-litellm-model-api-base", d.api_base.as_str())?;
+            put(&mut h, "x-litellm-model-api-base", d.api_base.as_str());
         }
-    }
-    if ctx.deployment.is_some() {
-        h.insert_header("x-litellm-attempted-retries", ctx.retries)?;
-        h.insert_header("x-litellm-attempted-fallbacks", ctx.fallbacks)?;
+        put(
+            &mut h,
+            "x-litellm-attempted-retries",
+            ctx.retries.to_string(),
+        );
+        put(
+            &mut h,
+            "x-litellm-attempted-fallbacks",
+            ctx.fallbacks.to_string(),
+        );
     }
     let total = ctx.started.elapsed();
     let overhead = total.saturating_sub(ctx.upstream_time);
-    h.insert_header(
+    put(
+        &mut h,
         "x-litellm-response-duration-ms",
         format_ms(total.as_secs_f64()),
-    )?;
-    h.insert_header(
+    );
+    put(
+        &mut h,
         "x-litellm-overhead-duration-ms",
         format_ms(overhead.as_secs_f64()),
-    )?;
+    );
     if let Some(up) = upstream {
-        copy_provider_headers(&mut h, up)?;
+        copy_provider_headers(&mut h, up);
     }
     Ok(h)
+}
+
+/// Inserts a header, or leaves it out if the value cannot be sent.
+fn put(h: &mut ResponseHeader, name: &'static str, value: impl TryInto<http::HeaderValue>) {
+    if let Ok(v) = value.try_into() {
+        // Names here are static and valid; only the value can be refused.
+        let _ = h.insert_header(name, v);
+    }
 }
 
 fn format_ms(secs: f64) -> String {
     format!("{:.3}", secs * 1000.0)
 }
 
-fn copy_provider_headers(h: &mut ResponseHeader, up: &ResponseHeader) -> Result<()> {
+fn copy_provider_headers(h: &mut ResponseHeader, up: &ResponseHeader) {
     for (name, value) in up.headers.iter() {
         let n = name.as_str();
         if n.starts_with("x-ratelimit-") {
-            h.append_header(name.clone(), value.clone())?;
+            let _ = h.append_header(name.clone(), value.clone());
         }
         let mut prefixed = String::with_capacity(13 + n.len());
         prefixed.push_str("llm_provider-");
         prefixed.push_str(n);
-        h.append_header(prefixed, value.clone())?;
+        // Skipped, not fatal, if the provider's header cannot be repeated.
+        let _ = h.append_header(prefixed, value.clone());
     }
-    Ok(())
 }
 
 /// A complete JSON answer.
@@ -127,4 +145,9 @@ pub async fn stream_head(
     ctx.status = 200;
     ctx.head_sent = true;
     session.write_response_header(Box::new(h), false).await
+}
+
+/// A write to the client failed: it went away while being answered, and nobody is left to tell.
+pub fn client_gone(e: Box<pingora::Error>) -> GatewayError {
+    GatewayError::new(499, "client_closed", format!("client went away: {e}"))
 }

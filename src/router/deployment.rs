@@ -19,7 +19,7 @@ pub struct Deployment {
     endpoint: Result<Endpoint, String>,
     /// `api_base` as shown to operators and in `x-litellm-model-api-base`.
     pub api_base: String,
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::config::Secret>,
     pub api_version: Option<String>,
     pub organization: Option<String>,
     pub timeout: Option<Duration>,
@@ -75,8 +75,8 @@ impl Deployment {
             api_key: c.api_key.clone(),
             api_version: c.api_version.clone(),
             organization: c.organization.clone(),
-            timeout: c.timeout.map(Duration::from_secs_f64),
-            stream_timeout: c.stream_timeout.map(Duration::from_secs_f64),
+            timeout: c.timeout.map(crate::duration::from_secs),
+            stream_timeout: c.stream_timeout.map(crate::duration::from_secs),
             // simple-shuffle weights: `weight`, else `rpm`, else `tpm`, else equal.
             weight: c
                 .weight

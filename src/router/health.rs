@@ -30,7 +30,7 @@ impl BackgroundService for HealthChecker {
         loop {
             let snapshot = self.gateway.snapshot.load_full();
             let general = &snapshot.config.general;
-            let interval = Duration::from_secs_f64(general.health_check_interval);
+            let interval = crate::duration::from_secs(general.health_check_interval);
             if general.background_health_checks {
                 let probes = snapshot.models.deployments().map(|(group, d)| {
                     let d = Arc::clone(d);

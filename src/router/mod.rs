@@ -42,6 +42,8 @@ pub struct ModelTable {
     group_aliases: HashMap<String, String>,
     /// Aliases in config order, for `/v1/models`.
     aliases: Vec<Arc<str>>,
+    /// Every deployment in config order, for choices that must not change between restarts.
+    in_order: Vec<Arc<Deployment>>,
 }
 
 /// A requested model resolved to its group.
@@ -66,9 +68,11 @@ impl ModelTable {
         states: &StateRegistry,
     ) -> Result<ModelTable, String> {
         let mut by_name: Vec<(String, Vec<Arc<Deployment>>)> = Vec::new();
+        let mut in_order = Vec::with_capacity(configs.len());
         for c in configs {
             let state = states.entry(c.id.clone()).or_default().clone();
             let d = Arc::new(Deployment::from_config(c, state)?);
+            in_order.push(Arc::clone(&d));
             match by_name.iter_mut().find(|(n, _)| *n == c.model_name) {
                 Some((_, ds)) => ds.push(d),
                 None => by_name.push((c.model_name.clone(), vec![d])),
@@ -79,6 +83,7 @@ impl ModelTable {
             wildcards: Vec::new(),
             group_aliases,
             aliases: Vec::new(),
+            in_order,
         };
         for (name, mut deployments) in by_name {
             deployments.sort_by_key(|d| d.order);
@@ -120,6 +125,11 @@ impl ModelTable {
             .values()
             .chain(self.wildcards.iter().map(|(_, g)| g))
             .flat_map(|g| g.deployments.iter().map(move |d| (&g.name, d)))
+    }
+
+    /// Every deployment in the order of `model_list`.
+    pub fn in_config_order(&self) -> &[Arc<Deployment>] {
+        &self.in_order
     }
 
     pub fn resolve(&self, requested: &str) -> Result<Resolved, GatewayError> {

@@ -13,6 +13,8 @@ const DEFAULT_NUM_RETRIES: u64 = 2;
 const DEFAULT_ALLOWED_FAILS: u64 = 3;
 const DEFAULT_COOLDOWN_SECS: f64 = 5.0;
 /// A provider's `retry-after` up to this long is waited out before retrying the same deployment.
+/// LiteLLM's default `max_fallbacks`.
+pub const DEFAULT_MAX_FALLBACKS: u64 = 5;
 pub const MAX_RETRY_AFTER_WAIT: Duration = Duration::from_secs(3);
 
 pub struct RoutingPolicy {
@@ -29,6 +31,8 @@ pub struct RoutingPolicy {
     default_fallbacks: Vec<String>,
     pub pre_call_checks: bool,
     pub retry_after_min: Duration,
+    /// Fallback groups one call may try after its own.
+    pub max_fallbacks: usize,
 }
 
 impl RoutingPolicy {
@@ -45,7 +49,7 @@ impl RoutingPolicy {
             retry_policy: r.retry_policy,
             allowed_fails: r.allowed_fails.unwrap_or(DEFAULT_ALLOWED_FAILS),
             allowed_fails_policy: r.allowed_fails_policy,
-            cooldown: Duration::from_secs_f64(
+            cooldown: crate::duration::from_secs(
                 r.cooldown_time.unwrap_or(DEFAULT_COOLDOWN_SECS).max(0.0),
             ),
             cooldowns_enabled: !r.disable_cooldowns.unwrap_or(false),
@@ -54,7 +58,8 @@ impl RoutingPolicy {
             content_policy_fallbacks: to_map(r.content_policy_fallbacks),
             default_fallbacks: r.default_fallbacks.unwrap_or_default(),
             pre_call_checks: router.enable_pre_call_checks,
-            retry_after_min: Duration::from_secs_f64(r.retry_after.unwrap_or(0.0)),
+            retry_after_min: crate::duration::from_secs(r.retry_after.unwrap_or(0.0)),
+            max_fallbacks: r.max_fallbacks.unwrap_or(DEFAULT_MAX_FALLBACKS) as usize,
         }
     }
 

@@ -36,6 +36,8 @@ pub enum UpstreamFailure {
     Unreachable(String),
     /// The deadline passed.
     Timeout,
+    /// The answer is larger than the limit it was read with (bytes).
+    TooLarge(usize),
 }
 
 pub struct UpstreamResponse {
@@ -53,6 +55,17 @@ impl Default for UpstreamClient {
 }
 
 impl UpstreamClient {
+    /// A client whose connection pool is sized and bound as the server conf says
+    /// (`upstream_keepalive_pool_size`, `client_bind_to_ipv4/6`, ...).
+    pub fn from_server_conf(conf: &pingora::server::configuration::ServerConf) -> Self {
+        UpstreamClient {
+            connector: Connector::new(Some(
+                pingora::connectors::ConnectorOptions::from_server_conf(conf),
+            )),
+            resolver: Arc::new(Resolver::default()),
+        }
+    }
+
     pub fn resolver(&self) -> &Arc<Resolver> {
         &self.resolver
     }
@@ -73,8 +86,10 @@ impl UpstreamClient {
         peer.options.idle_timeout = Some(POOL_IDLE);
         peer.options.read_timeout = read_timeout;
 
-        // A pooled connection may have been closed by the provider while idle; that shows up as
-        // an error before any response byte, and one retry on a fresh connection is safe.
+        // A pooled connection may have been closed by the provider while idle. Only a request
+        // that could not be written whole is sent again, on a fresh connection: once it was, the
+        // provider may be working on it (and billing for it) even if the connection then dies,
+        // and a second send would run it twice.
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -94,7 +109,11 @@ impl UpstreamClient {
             };
             match outcome {
                 Ok(session) => return Ok(UpstreamResponse { session, peer }),
-                Err(e) if reused && attempts == 1 && !is_timeout(&e) => continue,
+                Err(e)
+                    if reused && attempts == 1 && e.etype() == &pingora::ErrorType::WriteError =>
+                {
+                    continue
+                }
                 Err(e) => return Err(classify(&e)),
             }
         }
@@ -134,10 +153,8 @@ impl UpstreamResponse {
     pub async fn read_to_end(&mut self, limit: usize) -> Result<Bytes, UpstreamFailure> {
         let mut buf = BytesMut::new();
         while let Some(chunk) = self.next_chunk().await? {
-            if buf.len() + chunk.len() > limit {
-                return Err(UpstreamFailure::Unreachable(format!(
-                    "response body larger than {limit} bytes"
-                )));
+            if buf.len().saturating_add(chunk.len()) > limit {
+                return Err(UpstreamFailure::TooLarge(limit));
             }
             if buf.is_empty() && self.session.response_done() {
                 // A body that arrives in one piece needs no copy.

@@ -2,6 +2,7 @@
 
 mod client;
 mod endpoint;
+pub mod path;
 mod resolver;
 
 pub use client::{UpstreamClient, UpstreamFailure, UpstreamRequest, UpstreamResponse};

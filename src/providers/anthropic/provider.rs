@@ -27,7 +27,7 @@ impl Provider for Anthropic {
             header("anthropic-version", API_VERSION)?,
         ];
         if let Some(key) = &d.api_key {
-            h.push(header("x-api-key", key)?);
+            h.push(header("x-api-key", key.expose())?);
         }
         Ok(h)
     }

@@ -198,7 +198,7 @@ pub fn signed_request(
         }
     }
     if let Some(key) = api_key(d, service) {
-        let value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+        let value = HeaderValue::from_str(&format!("Bearer {}", key)).map_err(|_| {
             GatewayError::internal(format!(
                 "deployment {}: the Bedrock API key holds characters not allowed in a header",
                 d.id
@@ -251,7 +251,8 @@ fn api_key<'a>(d: &'a Deployment, service: &AwsService) -> Option<&'a str> {
     }
     let own_aws_keys = d.extra_param("aws_access_key_id").is_some();
     d.api_key
-        .as_deref()
+        .as_ref()
+        .map(crate::config::Secret::expose)
         .or_else(|| {
             (!own_aws_keys)
                 .then(|| env().bedrock_api_key.as_deref())

@@ -31,7 +31,10 @@ impl Provider for Cohere {
     fn static_headers(&self, d: &Deployment) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
         let mut h = vec![content_type_json()];
         if let Some(key) = &d.api_key {
-            h.push(header("authorization", &format!("Bearer {key}"))?);
+            h.push(header(
+                "authorization",
+                &format!("Bearer {}", key.expose()),
+            )?);
         }
         Ok(h)
     }

@@ -58,7 +58,7 @@ impl Provider for Gemini {
     fn static_headers(&self, d: &Deployment) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
         let mut h = vec![content_type_json()];
         if let Some(key) = &d.api_key {
-            h.push(header("x-goog-api-key", key)?);
+            h.push(header("x-goog-api-key", key.expose())?);
         }
         Ok(h)
     }

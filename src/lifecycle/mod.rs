@@ -1,0 +1,107 @@
+//! One LLM call's lifecycle, as events: admitted → attempt started → attempt ended (failure
+//! class, latency) → first byte → usage known → done (status, committed or not). The request
+//! path emits them; what needs to know about calls (access logs now; keys and budgets, limits,
+//! metrics next) subscribes with a `CallObserver` instead of reaching into the request path.
+//! Observers run inline on the request's task, so they only record: no I/O, no waiting.
+
+pub mod access_log;
+
+use crate::canonical::Usage;
+use crate::router::{Deployment, FailureClass};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Who the call is, as far as it is known when an event fires.
+pub struct CallInfo<'a> {
+    pub call_id: &'a str,
+    pub started: Instant,
+    /// The model group being tried.
+    pub group: Option<&'a str>,
+}
+
+/// Where a call's token counts came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UsageSource {
+    /// Reported by the provider (or computed locally for a mock answer).
+    Provider,
+    /// The gateway's estimate: the provider gave none (a stream cut short, an old server).
+    Estimate,
+    #[default]
+    None,
+}
+
+impl UsageSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsageSource::Provider => "provider",
+            UsageSource::Estimate => "estimate",
+            UsageSource::None => "none",
+        }
+    }
+}
+
+/// Everything known when a call is over, for observers of `Done`.
+#[derive(Debug, Clone, Default)]
+pub struct CallSummary {
+    pub status: u16,
+    /// Some of the answer reached the client (it was neither refused nor failed before).
+    pub committed: bool,
+    /// Attempts made on deployments, across groups.
+    pub attempts: u32,
+    pub retries: u32,
+    pub fallbacks: u32,
+    pub usage: Option<Usage>,
+    pub usage_source: UsageSource,
+    /// From the send of the attempt that answered to its first byte.
+    pub time_to_first_byte: Option<Duration>,
+    pub duration: Duration,
+    /// The error the client was told, if any (`type`, message).
+    pub error: Option<(&'static str, String)>,
+    /// The client left before the answer was complete.
+    pub client_gone: bool,
+}
+
+pub enum CallEvent<'a> {
+    Admitted,
+    AttemptStarted {
+        deployment: &'a Arc<Deployment>,
+    },
+    AttemptEnded {
+        deployment: &'a Arc<Deployment>,
+        /// `None`: the attempt answered.
+        failure: Option<FailureClass>,
+        latency: Duration,
+    },
+    FirstByte {
+        deployment: &'a Arc<Deployment>,
+        time_to_first_byte: Duration,
+    },
+    UsageKnown {
+        usage: Usage,
+        source: UsageSource,
+    },
+    Done {
+        deployment: Option<&'a Arc<Deployment>>,
+        summary: &'a CallSummary,
+    },
+}
+
+pub trait CallObserver: Send + Sync {
+    fn on_event(&self, call: &CallInfo<'_>, event: &CallEvent<'_>);
+}
+
+/// The observers every call reports to, fixed at start-up.
+#[derive(Default)]
+pub struct Observers(Vec<Box<dyn CallObserver>>);
+
+impl Observers {
+    pub fn new(observers: Vec<Box<dyn CallObserver>>) -> Self {
+        Observers(observers)
+    }
+
+    pub fn emit(&self, call: &CallInfo<'_>, event: &CallEvent<'_>) {
+        for o in &self.0 {
+            o.on_event(call, event);
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Attempts within one model group: choose a deployment, try it, and on a failure that sent the
+//! client nothing, retry on another while the policy allows. Returns `Committed` once an answer
+//! (or part of one) reached the client, else the last `Failure` for the fallback loop.
+
+use super::attempt::{self, Answer, Failure, Limits};
+use super::ctx::RequestCtx;
+use super::deliver::{self, Committed, StreamJob};
+use super::inbound::{self, Bodies};
+use crate::canonical::request::Operation;
+use crate::canonical::Usage;
+use crate::error::GatewayError;
+use crate::lifecycle::{CallEvent, UsageSource};
+use crate::providers::{self, mock_response, Call, Wire};
+use crate::router::policy::MAX_RETRY_AFTER_WAIT;
+use crate::router::strategy::PickInput;
+use crate::router::{self, Deployment, FailureClass, Resolved};
+use crate::state::{Gateway, Snapshot};
+use pingora::proxy::Session;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What every attempt of one call shares.
+pub struct Job<'a> {
+    pub gateway: &'a Gateway,
+    pub snapshot: &'a Snapshot,
+    pub op: Operation,
+    pub bodies: Bodies,
+    pub estimated_tokens: u64,
+    /// The end of the whole call, over all attempts, retries and fallbacks.
+    pub deadline: Instant,
+}
+
+pub async fn run(
+    job: &Job<'_>,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    resolved: &Resolved,
+) -> Result<Committed, Failure> {
+    let (snapshot, policy) = (job.snapshot, &job.snapshot.policy);
+    let client = job.bodies.client();
+    let group = &resolved.group;
+    ctx.group = Some(Arc::clone(&resolved.group_name));
+    if policy.pre_call_checks
+        && group
+            .deployments
+            .iter()
+            .all(|d| !d.fits(job.estimated_tokens))
+    {
+        return Err(GatewayError::bad_request(format!(
+            "Context Window Exceeded: the request's estimated {} tokens exceed the max_input_tokens of every deployment of model group {}",
+            job.estimated_tokens, group.name
+        ))
+        .into());
+    }
+    let mut tried: Vec<Arc<Deployment>> = Vec::new();
+    let mut retries = 0;
+    loop {
+        let input = PickInput {
+            stream: client.stream,
+            estimated_tokens: job.estimated_tokens,
+            now: Instant::now(),
+        };
+        let deployment = router::choose(group, policy, &tried, &input)
+            .map_err(|none| router::no_deployment_error(&client.model, policy, &none))?;
+        ctx.deployment = Some(Arc::clone(&deployment));
+        if let Some(text) = &deployment.mock_response {
+            return answer_locally(job, session, ctx, text).await;
+        }
+        let left = job.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(call_deadline_passed(job, &group.name).into());
+        }
+        let wire = deployment.provider.wire;
+        let upstream_model = upstream_model(&deployment, resolved, wire)?;
+        let (body, native) = job.bodies.for_wire(wire)?;
+        let call = Call {
+            op: job.op,
+            body,
+            deployment: &deployment,
+            upstream_model: &upstream_model,
+            alias: &client.model,
+            group: &group.name,
+            drop_params: body
+                .gateway
+                .drop_params
+                .or(deployment.drop_params)
+                .unwrap_or(snapshot.config.litellm.drop_params),
+            native,
+        };
+        let timeout = deployment.timeout.unwrap_or(snapshot.default_timeout);
+        let limits = Limits {
+            total: timeout.min(left),
+            stream: deployment
+                .stream_timeout
+                .or(snapshot.default_stream_timeout)
+                .unwrap_or(timeout)
+                .min(left),
+            max_response_bytes: snapshot.max_response_bytes,
+        };
+        let state = &deployment.state;
+        let _in_flight = state.start_call();
+        state.record_request(input.now);
+        state.record_tokens(job.estimated_tokens, input.now);
+        ctx.outcome.attempts = ctx.outcome.attempts.saturating_add(1);
+        ctx.emit(
+            &job.gateway.observers,
+            CallEvent::AttemptStarted {
+                deployment: &deployment,
+            },
+        );
+        let sent_at = Instant::now();
+        let outcome = tokio::select! {
+            outcome = attempt::call(job.gateway, &call, &limits) => outcome,
+            () = deliver::client_gone(session) => return Ok(deliver::client_left(ctx)),
+        };
+        ctx.upstream_time += sent_at.elapsed();
+        let result = match outcome {
+            Ok(Answer::Whole {
+                status,
+                body,
+                response,
+            }) => {
+                state.record_latency(sent_at.elapsed(), false);
+                attempt_ended(job, ctx, &deployment, None, sent_at);
+                let usage = if native {
+                    native_usage(wire, &body)
+                } else {
+                    Usage::from_openai_body(&body)
+                };
+                let body = if native {
+                    body
+                } else {
+                    inbound::whole_answer(ctx.inbound, body, &client.model)?
+                };
+                let committed = deliver::whole(
+                    job.gateway,
+                    session,
+                    ctx,
+                    status,
+                    body,
+                    Some(response),
+                    usage,
+                )
+                .await;
+                return Ok(committed);
+            }
+            Ok(Answer::Stream { response }) => {
+                let outer = (!native)
+                    .then(|| inbound::outer_stream(ctx.inbound, &client.model))
+                    .flatten();
+                let translator = if native {
+                    providers::native_stream(wire)
+                } else {
+                    deliver::translator_for(&call, outer)
+                };
+                let stream_job = StreamJob {
+                    call: &call,
+                    deployment: &deployment,
+                    translator,
+                    idle_timeout: limits.stream,
+                    sent_at,
+                };
+                deliver::stream(job.gateway, session, ctx, stream_job, response).await
+            }
+            Err(failure) => Err(failure),
+        };
+        let failure = match result {
+            Ok(committed) => {
+                attempt_ended(job, ctx, &deployment, None, sent_at);
+                return Ok(committed);
+            }
+            Err(failure) => failure,
+        };
+        let class = FailureClass::of(&failure.error);
+        attempt_ended(job, ctx, &deployment, Some(class), sent_at);
+        policy.record_failure(state, class, group.deployments.len(), Instant::now());
+        log::debug!(
+            "call {}: deployment {} failed: {}",
+            ctx.call_id,
+            deployment.id,
+            failure.error
+        );
+        let allowed = client
+            .gateway
+            .num_retries
+            .unwrap_or_else(|| policy.retries_for(class));
+        if retries >= allowed {
+            return Err(failure);
+        }
+        retries += 1;
+        ctx.retries += 1;
+        tried.push(Arc::clone(&deployment));
+        let wait = retry_wait(
+            group.deployments.len(),
+            &tried,
+            &failure,
+            retries,
+            policy.retry_after_min,
+        );
+        if Instant::now() + wait >= job.deadline {
+            return Err(failure);
+        }
+        if !wait.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = deliver::client_gone(session) => return Ok(deliver::client_left(ctx)),
+            }
+        }
+    }
+}
+
+fn attempt_ended(
+    job: &Job<'_>,
+    ctx: &RequestCtx,
+    deployment: &Arc<Deployment>,
+    failure: Option<FailureClass>,
+    sent_at: Instant,
+) {
+    ctx.emit(
+        &job.gateway.observers,
+        CallEvent::AttemptEnded {
+            deployment,
+            failure,
+            latency: sent_at.elapsed(),
+        },
+    );
+}
+
+pub fn call_deadline_passed(job: &Job<'_>, group: &str) -> GatewayError {
+    let total = job.snapshot.call_timeout.as_secs_f64();
+    GatewayError::timeout(group, "Router", total)
+}
+
+/// The provider's model name for this call: a wildcard deployment's `*` filled with what the
+/// client asked for. Where the provider puts the model in its URL, what the client sent must be
+/// a plain name: no path segments, query or fragment reach the provider from a client.
+fn upstream_model(
+    deployment: &Deployment,
+    resolved: &Resolved,
+    wire: Wire,
+) -> Result<String, GatewayError> {
+    let Some(captured) = &resolved.wildcard else {
+        return Ok(deployment.model.clone());
+    };
+    if wire.model_in_url() && !crate::upstream::path::is_plain_name(captured) {
+        return Err(GatewayError::bad_request(format!(
+            "Invalid model name passed in model={captured}: this model group's provider takes a plain model name (letters, digits, '.', '-', '_', ':', '@')"
+        ))
+        .with_param("model"));
+    }
+    Ok(deployment.model.replacen('*', captured, 1))
+}
+
+/// The usage of an untranslated native answer (an Anthropic client calling Anthropic).
+fn native_usage(wire: Wire, body: &[u8]) -> Option<Usage> {
+    match wire {
+        Wire::Anthropic => providers::anthropic::native_usage(body),
+        _ => Usage::from_openai_body(body),
+    }
+}
+
+/// How long to wait before the next attempt: nothing when another deployment is left to try;
+/// otherwise the provider's short `retry-after`, or a brief exponential backoff.
+fn retry_wait(
+    group_size: usize,
+    tried: &[Arc<Deployment>],
+    failure: &Failure,
+    retries: u64,
+    min: Duration,
+) -> Duration {
+    let untried_left = tried.len() < group_size;
+    if untried_left {
+        return min;
+    }
+    let backoff = Duration::from_millis(50 << retries.min(4));
+    let wait = match failure.retry_after {
+        Some(ra) if ra <= MAX_RETRY_AFTER_WAIT => ra,
+        _ => backoff,
+    };
+    wait.max(min)
+}
+
+async fn answer_locally(
+    job: &Job<'_>,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    text: &str,
+) -> Result<Committed, Failure> {
+    let request = job.bodies.canonical()?;
+    let model = &job.bodies.client().model;
+    match mock_response::answer(job.op, request, model, text, &ctx.call_id) {
+        mock_response::MockAnswer::Whole(body) => {
+            let usage = Usage::from_openai_body(&body);
+            let body = inbound::whole_answer(ctx.inbound, body, model)?;
+            Ok(deliver::whole(job.gateway, session, ctx, 200, body, None, usage).await)
+        }
+        mock_response::MockAnswer::Stream(events) => {
+            let outer = inbound::outer_stream(ctx.inbound, model);
+            let translator: Box<dyn providers::StreamTranslator> = match outer {
+                Some(outer) => Box::new(providers::Chained::new(
+                    Box::new(providers::Untouched),
+                    outer,
+                )),
+                None => Box::new(providers::Untouched),
+            };
+            ctx.outcome.usage_source = UsageSource::Provider;
+            Ok(deliver::local_stream(session, ctx, events, translator).await)
+        }
+    }
+}
