@@ -136,9 +136,12 @@ pub fn for_wire(wire: Wire) -> &'static dyn Provider {
 }
 
 /// The translator for a stream in the client's own format (an Anthropic client calling an
-/// Anthropic deployment): the bytes go on as they are.
-pub fn native_stream(_wire: Wire) -> Box<dyn StreamTranslator> {
-    Box::new(Untouched)
+/// Anthropic deployment): the bytes go on as they are, the provider's usage read on the way.
+pub fn native_stream(wire: Wire) -> Box<dyn StreamTranslator> {
+    match wire {
+        Wire::Anthropic => Box::new(anthropic::NativeTap::new()),
+        _ => Box::new(Untouched),
+    }
 }
 
 /// Hands stream bytes on as they are (for native passthrough).

@@ -1,7 +1,7 @@
 //! An Anthropic client calling an Anthropic deployment gets Anthropic's stream byte for byte;
 //! `NativeTap` passes it on untouched and only reads the usage on the way: `message_start`
 //! (`message.usage`: input and cache counts) and `message_delta` (`usage`: the cumulative
-//! output count). Whole native answers are read by [`native_answer_usage`].
+//! output count). Whole native answers are read by [`native_usage`].
 
 use super::response::openai_usage;
 use super::stream::merge_usage;
@@ -99,7 +99,7 @@ impl StreamTranslator for NativeTap {
 }
 
 /// The usage of a whole native answer (an Anthropic Message, `usage` at its top level).
-pub fn native_answer_usage(body: &[u8]) -> Option<Usage> {
+pub fn native_usage(body: &[u8]) -> Option<Usage> {
     let span = crate::canonical::json_scan::find_top_level_value(body, "usage")?;
     let usage: Value = serde_json::from_slice(&body[span]).ok()?;
     usage
@@ -181,11 +181,11 @@ mod tests {
 
     #[test]
     fn whole_native_answers_have_their_usage_read() {
-        let usage = native_answer_usage(MESSAGE.as_bytes()).unwrap();
+        let usage = native_usage(MESSAGE.as_bytes()).unwrap();
         assert_eq!(counts(Some(usage)), Some((2095 + 2051 + 2051, 503, 6700)));
         assert_eq!(usage.cached_prompt_tokens, 2051);
         assert_eq!(usage.cache_creation_tokens, 2051);
-        assert_eq!(native_answer_usage(br#"{"usage":3}"#), None);
-        assert_eq!(native_answer_usage(b"not json"), None);
+        assert_eq!(native_usage(br#"{"usage":3}"#), None);
+        assert_eq!(native_usage(b"not json"), None);
     }
 }

@@ -91,7 +91,7 @@ impl Provider for Anthropic {
 
     fn answer_usage(&self, call: &Call<'_>, answer: &[u8]) -> Option<Usage> {
         if call.native {
-            return native_tap::native_answer_usage(answer);
+            return native_tap::native_usage(answer);
         }
         Usage::from_openai_body(answer)
     }
