@@ -1,11 +1,12 @@
-//! The OpenAI-compatible providers (OpenAI, Azure, legacy completions) and usage: a streamed
-//! call always asks the provider for its usage chunk, the translator records it, and the
-//! client sees it only if it asked.
+//! Streams and usage. The OpenAI-compatible providers (OpenAI, Azure, legacy completions): a
+//! streamed call always asks the provider for its usage chunk, the translator records it, and
+//! the client sees it only if it asked. And every provider's own `stream_translator` (not just
+//! the decoder behind it) reports the usage.
 
 use super::azure::Azure;
 use super::openai::OpenAi;
 use super::text_completion::TextCompletion;
-use super::{Call, Provider, StreamTranslator};
+use super::{for_wire, Call, Provider, StreamTranslator};
 use crate::canonical::chunks::test_support::{decode, translate, usage_either_way};
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
@@ -237,4 +238,64 @@ fn legacy_completion_streams_report_usage_as_chat_or_as_completions() {
     let decoded = decode(&translate(&mut *unasked, &[bytes]));
     assert_eq!(decoded.content, "Hello there");
     assert_eq!(decoded.dones, 1);
+}
+
+#[test]
+fn every_providers_stream_translator_reports_the_usage() {
+    let anthropic = include_bytes!("../../tests/fixtures/anthropic/stream_text.sse").as_slice();
+    let gemini = include_bytes!("../../tests/fixtures/gemini/stream_text.sse").as_slice();
+    let cohere = include_bytes!("../../tests/fixtures/cohere/stream_text.sse").as_slice();
+    let aws = "aws_access_key_id: A, aws_secret_access_key: s, aws_region_name: us-east-1";
+    let cases: [(String, &str, &[u8], (u64, u64)); 5] = [
+        (
+            "model: anthropic/claude-x, api_key: k".into(),
+            "claude-x",
+            anthropic,
+            (25, 15),
+        ),
+        (
+            "model: vertex_ai/claude-sonnet-4-5@20250929, vertex_project: p".into(),
+            "claude-sonnet-4-5@20250929",
+            anthropic,
+            (25, 15),
+        ),
+        (
+            "model: gemini/gemini-2.5-flash, api_key: k".into(),
+            "gemini-2.5-flash",
+            gemini,
+            (9, 52),
+        ),
+        (
+            "model: vertex_ai/gemini-2.5-flash, vertex_project: p".into(),
+            "gemini-2.5-flash",
+            gemini,
+            (9, 52),
+        ),
+        (
+            "model: cohere/command-r, api_key: k".into(),
+            "command-r",
+            cohere,
+            (1061, 59),
+        ),
+    ];
+    for (params, model, bytes, want) in cases {
+        let d = deployment(&params);
+        let provider = for_wire(d.provider.wire);
+        let body = streamed(Operation::Chat, None);
+        let c = Call {
+            upstream_model: model,
+            ..call(Operation::Chat, &body, &d)
+        };
+        let mut t = provider.stream_translator(&c);
+        translate(&mut *t, &[bytes]);
+        let got = t.usage().map(|u| (u.prompt_tokens, u.completion_tokens));
+        assert_eq!(got, Some(want), "{params}");
+    }
+    // Bedrock's binary event stream is built in its own tests; its translator is the decoder.
+    let d = deployment(&format!(
+        "model: bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0, {aws}"
+    ));
+    let body = streamed(Operation::Chat, None);
+    let t = for_wire(d.provider.wire).stream_translator(&call(Operation::Chat, &body, &d));
+    assert_eq!(t.usage(), None, "nothing read yet");
 }

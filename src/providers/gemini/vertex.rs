@@ -20,7 +20,7 @@ use crate::providers::{
     content_type_json, header, unix_now, Call, Provider, ProviderRequest, StreamTranslator,
 };
 use crate::router::Deployment;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -130,7 +130,7 @@ impl Provider for VertexAi {
         if is_claude(call.upstream_model) {
             let decoder =
                 anthropic::stream::StreamDecoder::new(call.alias, include_usage, unix_now());
-            return Box::new(ClaudeStream(decoder));
+            return Box::new(decoder);
         }
         Box::new(StreamDecoder::new(call.alias, include_usage, unix_now()))
     }
@@ -189,17 +189,4 @@ fn project(d: &Deployment) -> Result<String, GatewayError> {
                 d.id
             ))
         })
-}
-
-/// Anthropic's stream decoder behind the provider trait.
-struct ClaudeStream(anthropic::stream::StreamDecoder);
-
-impl StreamTranslator for ClaudeStream {
-    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        self.0.feed(chunk, out);
-    }
-
-    fn finish(&mut self, out: &mut BytesMut) {
-        self.0.finish(out);
-    }
 }
