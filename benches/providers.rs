@@ -36,7 +36,7 @@ fn deployment(params: &str) -> Arc<Deployment> {
     let yaml = format!("model_list:\n  - model_name: alias\n    litellm_params: {{{params}}}\n");
     let loaded = config::load_str(&yaml).expect("bench config loads");
     Arc::new(
-        Deployment::from_config(&loaded.config.model_list[0], Default::default())
+        tollgate::compile::deployment(&loaded.config.model_list[0], Default::default())
             .expect("deployment builds"),
     )
 }

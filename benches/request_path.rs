@@ -11,7 +11,7 @@ use tollgate::config;
 use tollgate::providers::openai::PassthroughStream;
 use tollgate::providers::StreamTranslator;
 use tollgate::router::strategy::PickInput;
-use tollgate::router::{self, ModelTable, RoutingPolicy, StateRegistry};
+use tollgate::router::{self, RoutingPolicy, StateRegistry};
 
 fn chat_body() -> Bytes {
     let filler =
@@ -47,8 +47,9 @@ fn benches(c: &mut Criterion) {
     let yaml = "model_list:\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_base: http://127.0.0.1:9/v1\n      api_key: k\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_base: http://127.0.0.1:10/v1\n      api_key: k\n";
     let loaded = config::load_str(yaml).expect("bench config loads");
     let states = StateRegistry::default();
-    let table = ModelTable::build(&loaded.config.model_list, Default::default(), &states)
-        .expect("table builds");
+    let table =
+        tollgate::compile::model_table(&loaded.config.model_list, Default::default(), &states)
+            .expect("table builds");
     let policy = RoutingPolicy::new(&loaded.config.router, &loaded.config.litellm.reliability);
 
     let mut g = c.benchmark_group("request");

@@ -10,7 +10,7 @@ use tollgate::config;
 use tollgate::credentials::vertex_tokens::VertexTokenRefresher;
 use tollgate::proxy::TollgateProxy;
 use tollgate::reload::ConfigReloader;
-use tollgate::router::health::HealthChecker;
+use tollgate::services::health::HealthChecker;
 use tollgate::state::Gateway;
 use tollgate::upstream::UpstreamClient;
 

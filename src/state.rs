@@ -42,7 +42,7 @@ impl Snapshot {
             .request_timeout
             .or(config.router.timeout)
             .unwrap_or(DEFAULT_TIMEOUT_SECS);
-        let models = ModelTable::build(
+        let models = crate::compile::model_table(
             &config.model_list,
             config.router.model_group_alias.clone(),
             states,

@@ -12,6 +12,10 @@ pub const DEFAULT_REPLY: &str = "Hello from the mock provider.";
 /// Upper bound on `mock.chunks`, so a typo cannot make the mock allocate
 /// gigabytes of repeated reply text.
 pub const MAX_CHUNKS: usize = 100_000;
+/// Upper bound on `chunk_bytes`.
+pub const MAX_CHUNK_BYTES: usize = 16 << 20;
+/// A whole (not streamed) `chunk_bytes` reply is cut to this many bytes.
+const MAX_SIZED_REPLY: usize = 256 << 20;
 /// Delays are clamped to one day; anything longer is surely a mistake.
 const MAX_DELAY_MS: u64 = 24 * 60 * 60 * 1000;
 
@@ -33,6 +37,16 @@ pub struct Behaviour {
     pub usage_tokens: Option<(u64, u64)>,
     /// Answer with a call to this function (arguments [`TOOL_ARGS`]).
     pub tool: Option<String>,
+    /// Read the request, then reset the connection without an answer.
+    pub reset_after_read: bool,
+    /// Read the request and never answer.
+    pub hang: bool,
+    /// A stream's next event is this many MB of `a`, never terminated.
+    pub huge_event_mb: Option<usize>,
+    /// Content chunks sent before the huge event.
+    pub huge_event_after_chunks: usize,
+    /// Every content piece is this many bytes of `a`.
+    pub chunk_bytes: Option<usize>,
 }
 
 /// The arguments of every mock tool call.
@@ -149,10 +163,29 @@ pub fn parse_behaviour(
         .unwrap_or(0)
         .min(MAX_DELAY_MS);
     b.chunks = b.chunks.or(marks.chunks);
-    b.break_after_chunks = b.break_after_chunks.or(marks.break_after_chunks);
+    b.break_after_chunks = b
+        .break_after_chunks
+        .or(marks.break_after_chunks)
+        .or(model.and_then(model_break_after));
     b.tool = b.tool.or(marks.tool);
     b.reply = b.reply.or(marks.reply);
     b.usage_tokens = marks.usage;
+    b.reset_after_read = marks.reset_after_read.unwrap_or(false);
+    b.hang = marks.hang.unwrap_or(false);
+    b.huge_event_mb = marks.huge_event_mb;
+    b.huge_event_after_chunks = marks.huge_event_after_chunks.unwrap_or(0);
+    b.chunk_bytes = marks.chunk_bytes;
+    // Marker headers go first so the `mock.headers` ones win.
+    let mut headers = Vec::with_capacity(marks.headers.len() + b.headers.len());
+    for (name, v) in &marks.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("invalid [mock:header] name {name:?}"))?;
+        let v =
+            HeaderValue::from_str(v).map_err(|_| format!("invalid [mock:header] value {v:?}"))?;
+        headers.push((name, v));
+    }
+    headers.append(&mut b.headers);
+    b.headers = headers;
     Ok(b)
 }
 
@@ -185,9 +218,25 @@ pub fn model_directives(model: &str) -> (Option<u16>, Option<u64>) {
     (None, None)
 }
 
-/// The assistant text: `reply` if given; otherwise the default reply, repeated
-/// when `chunks` asks for more pieces than it has words.
+/// Reads `break-2` (a stream cut after 2 content chunks, `break_after_chunks`)
+/// from a model name, like [`model_directives`]: one deployment of a group
+/// can break while the others answer the same prompt.
+pub fn model_break_after(model: &str) -> Option<usize> {
+    let rest = model.rsplit('/').next()?.strip_prefix("break-")?;
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// The assistant text: `reply` if given; `chunks` pieces of `chunk_bytes`
+/// bytes of `a`; otherwise the default reply, repeated when `chunks` asks for
+/// more pieces than it has words.
 pub fn reply_text(b: &Behaviour) -> String {
+    if let (None, Some(piece)) = (&b.reply, b.chunk_bytes) {
+        let total = piece.saturating_mul(b.chunks.unwrap_or(1));
+        return "a".repeat(total.min(MAX_SIZED_REPLY));
+    }
     match (&b.reply, b.chunks) {
         (Some(reply), _) => reply.clone(),
         (None, Some(chunks)) => {
@@ -196,6 +245,15 @@ pub fn reply_text(b: &Behaviour) -> String {
             vec![DEFAULT_REPLY; repeats].join(" ")
         }
         (None, None) => DEFAULT_REPLY.to_string(),
+    }
+}
+
+/// The one content piece a `chunk_bytes` stream repeats `chunks` times
+/// (built once: such streams can be gigabytes long).
+pub fn sized_piece(b: &Behaviour) -> Option<String> {
+    match (&b.reply, b.chunk_bytes) {
+        (None, Some(n)) => Some("a".repeat(n)),
+        _ => None,
     }
 }
 
@@ -364,6 +422,23 @@ mod tests {
     }
 
     #[test]
+    fn sized_replies() {
+        let b = parse_behaviour(
+            None,
+            None,
+            None,
+            None,
+            Some("[mock:chunk_bytes=4][mock:chunks=3][mock:header=retry-after:1e20]"),
+        )
+        .unwrap();
+        assert_eq!(reply_text(&b), "a".repeat(12));
+        assert_eq!(sized_piece(&b).as_deref(), Some("aaaa"));
+        assert_eq!(b.headers[0].1, "1e20");
+        assert_eq!(sized_piece(&Behaviour::default()), None);
+        assert!(parse_behaviour(None, None, None, None, Some("[mock:header=a b:c]")).is_err());
+    }
+
+    #[test]
     fn token_counts() {
         let body = obj(json!({"messages": [
             {"role": "system", "content": "12345678"},
@@ -396,6 +471,12 @@ mod tests {
         assert_eq!((b.status, b.delay_ms), (None, 250));
         let b = parse_behaviour(None, None, None, Some("gpt-4o"), None).unwrap();
         assert_eq!(b, Behaviour::default());
+        let b = parse_behaviour(None, None, None, Some("openai/break-0-primary"), None).unwrap();
+        assert_eq!(b.break_after_chunks, Some(0));
+        let text = Some("[mock:break_after_chunks=3]");
+        let b = parse_behaviour(None, None, None, Some("break-2"), text).unwrap();
+        assert_eq!(b.break_after_chunks, Some(3));
+        assert_eq!(model_break_after("break-x"), None);
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! compatible routes, Anthropic, Gemini on AI Studio and Vertex AI with
 //! Google's OAuth token endpoint, Bedrock, SageMaker, Cohere), injects faults
 //! on request (a `mock` body object, `x-mock-*` headers, `[mock:..]` markers
-//! in the last user message, `status-503`/`slow-300` model names), and
+//! in the last user message, `status-503`/`slow-300`/`break-2` model names), and
 //! records what it received under `/__mock/requests` so tests can assert on
-//! what the gateway sent upstream. Each provider's routes live in its module.
+//! what the gateway sent upstream, and under `/__mock/events` the work the
+//! gateway abandoned (a request it stopped waiting for, a stream it cut).
+//! Each provider's routes live in its module.
 //!
 //! It must never be the bottleneck of a load test, hence: hyper http1 with
 //! keep-alive, static bytes where possible, no per-request logging, and the
@@ -15,6 +17,7 @@ mod anthropic;
 mod aws;
 mod bedrock;
 mod cohere;
+mod conn;
 mod encoding;
 mod eventstream;
 mod gemini;
@@ -37,7 +40,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use clap::Parser;
 use http::{header, Method, Request};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Either, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -47,8 +50,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 
 use anthropic::Via;
+use conn::{AbortWatch, ConnControl, ConnIo};
 use openai::{error_response, invalid_request, not_found};
-use record::Recorder;
+use record::{Events, Recorder};
 use reply::{plain, Ctx, Resp, APPLICATION_JSON};
 
 /// Request bodies above this are refused with 413 (tests send up to ~5 MB).
@@ -79,6 +83,8 @@ pub struct State {
     /// Provider requests since start; also numbers the response ids.
     requests: AtomicU64,
     recorder: Recorder,
+    /// Work the peer aborted (see [`conn::AbortWatch`]).
+    events: Events,
     /// Access tokens the OAuth token endpoint issued; Vertex routes accept
     /// exactly `mock-access-token-1..=tokens_issued`.
     pub tokens_issued: AtomicU64,
@@ -114,6 +120,7 @@ async fn run(cli: Cli) -> std::io::Result<()> {
         record: !cli.no_record,
         requests: AtomicU64::new(0),
         recorder: Recorder::default(),
+        events: Events::default(),
         tokens_issued: AtomicU64::new(0),
     });
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -134,25 +141,28 @@ async fn run(cli: Cli) -> std::io::Result<()> {
 fn serve(stream: TcpStream, state: Arc<State>) {
     // Stream events must leave at once, not wait for Nagle.
     let _ = stream.set_nodelay(true);
+    let control = Arc::new(ConnControl::default());
+    let io = ConnIo::new(stream, control.clone());
     tokio::spawn(async move {
         let service = service_fn(move |req| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(handle(state, req).await) }
+            let (state, control) = (state.clone(), control.clone());
+            async move { Ok::<_, Infallible>(handle(state, control, req).await) }
         });
         // Errors are client disconnects or deliberate aborts
-        // (break_after_chunks): nothing to report.
+        // (break_after_chunks, reset_after_read): nothing to report.
         let _ = http1::Builder::new()
             .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(io), service)
             .await;
     });
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Resp {
+async fn handle(state: Arc<State>, control: Arc<ConnControl>, req: Request<Incoming>) -> Resp {
     // Control routes are neither counted nor recorded: tests poll them.
     if req.uri().path().starts_with("/__mock/") {
         return control_route(&state, req.method(), req.uri().path());
     }
+    let received_at_ms = conn::unix_ms();
     let n = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -183,8 +193,16 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Resp {
         body: &body,
         json: parsed.as_ref(),
         state: &state,
+        conn: &control,
     };
-    provider_route(&ctx).await
+    // Dropped with this future if the peer leaves before the answer.
+    let mut watch = AbortWatch::new(state.clone(), "cancelled", parts.uri.path(), received_at_ms);
+    let mut resp = provider_route(&ctx).await;
+    watch.disarm();
+    if let Either::Right(stream) = resp.body_mut() {
+        stream.watch(watch.then("stream_aborted"));
+    }
+    resp
 }
 
 fn control_route(state: &State, method: &Method, path: &str) -> Resp {
@@ -199,6 +217,8 @@ fn control_route(state: &State, method: &Method, path: &str) -> Resp {
             plain(200, APPLICATION_JSON, state.recorder.to_json())
         }
         (&Method::DELETE, "/__mock/requests") => json(json!({"cleared": state.recorder.clear()})),
+        (&Method::GET, "/__mock/events") => plain(200, APPLICATION_JSON, state.events.to_json()),
+        (&Method::DELETE, "/__mock/events") => json(json!({"cleared": state.events.clear()})),
         _ => plain(
             404,
             APPLICATION_JSON,

@@ -3,20 +3,28 @@
 //! fields and client headers, but the prompt text always reaches the
 //! provider, so a marker is the one control every route can honour.
 //!
-//! Keys: `status` (200..=599), `delay_ms`, `chunks` (1..=MAX_CHUNKS),
-//! `chunk_delay_ms`, `break_after_chunks`, `tool` (a function name: answer
-//! with a call to it), `usage` (`PROMPT,COMPLETION`: the token counts to
-//! report, each provider in its own shape) and `reply` (the rest of the
-//! marker up to `]`). Several
-//! markers may appear anywhere in the text; a later one overrides an earlier
-//! one. A malformed marker is an error (answered 400), so a typo in a test
-//! shows at once instead of silently doing nothing.
+//! Keys: `status` (200..=599; a 3xx is a redirect with an empty body),
+//! `delay_ms`, `chunks` (1..=MAX_CHUNKS), `chunk_delay_ms`,
+//! `break_after_chunks`, `tool` (a function name: answer with a call to it),
+//! `usage` (`PROMPT,COMPLETION`: the token counts to report, each provider in
+//! its own shape), `reply` (the rest of the marker up to `]`) and the fault modes:
+//! `header=name:value` (an extra response header; repeatable),
+//! `reset_after_read=1` (read the request, then reset the connection),
+//! `hang=1` (read the request, never answer), `huge_event_mb` (1..=200: a
+//! stream whose next event is that many MB of `a`, never terminated),
+//! `huge_event_after_chunks` (normal chunks sent before it) and
+//! `chunk_bytes` (1..=MAX_CHUNK_BYTES: every content piece is that many
+//! bytes of `a`). Several markers may appear anywhere in the text; a later
+//! one overrides an earlier one. A malformed marker is an error (answered
+//! 400), so a typo in a test shows at once instead of silently doing nothing.
 
 use serde_json::Value;
 
-use crate::logic::MAX_CHUNKS;
+use crate::logic::{MAX_CHUNKS, MAX_CHUNK_BYTES};
 
 const OPEN: &str = "[mock:";
+/// Upper bound on `huge_event_mb`.
+pub const MAX_HUGE_EVENT_MB: usize = 200;
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Markers {
@@ -29,6 +37,13 @@ pub struct Markers {
     pub reply: Option<String>,
     /// `(prompt, completion)` tokens to report instead of the counted ones.
     pub usage: Option<(u64, u64)>,
+    /// `header=name:value` markers, in order.
+    pub headers: Vec<(String, String)>,
+    pub reset_after_read: Option<bool>,
+    pub hang: Option<bool>,
+    pub huge_event_mb: Option<usize>,
+    pub huge_event_after_chunks: Option<usize>,
+    pub chunk_bytes: Option<usize>,
 }
 
 /// Reads every `[mock:key=value]` marker in `text`.
@@ -49,6 +64,15 @@ pub fn parse(text: &str) -> Result<Markers, String> {
         let (key, value) = (key.trim(), value.trim());
         let bad = |what: &str| format!("invalid marker [mock:{key}={value}]: expected {what}");
         let int = || value.parse::<u64>().map_err(|_| bad("an integer"));
+        let flag = || match value {
+            "1" | "true" => Ok(true),
+            "0" | "false" => Ok(false),
+            _ => Err(bad("1 or 0")),
+        };
+        let ranged = |max: usize| match int()? {
+            n @ 1.. if n <= max as u64 => Ok(n as usize),
+            _ => Err(bad(&format!("1..={max}"))),
+        };
         match key {
             "status" => {
                 m.status = Some(
@@ -92,6 +116,18 @@ pub fn parse(text: &str) -> Result<Markers, String> {
                 };
                 m.usage = Some((count(prompt)?, count(completion)?));
             }
+            "header" => {
+                let (name, v) = value.split_once(':').ok_or_else(|| bad("name:value"))?;
+                m.headers
+                    .push((name.trim().to_string(), v.trim().to_string()));
+            }
+            "reset_after_read" => m.reset_after_read = Some(flag()?),
+            "hang" => m.hang = Some(flag()?),
+            "huge_event_mb" => m.huge_event_mb = Some(ranged(MAX_HUGE_EVENT_MB)?),
+            "huge_event_after_chunks" => {
+                m.huge_event_after_chunks = Some(usize::try_from(int()?).unwrap_or(usize::MAX))
+            }
+            "chunk_bytes" => m.chunk_bytes = Some(ranged(MAX_CHUNK_BYTES)?),
             _ => {
                 return Err(format!(
                     "unknown marker key {key:?} in [mock:{key}={value}]"
@@ -169,6 +205,28 @@ mod tests {
                 tool: Some("get_weather".into()),
                 reply: Some("Bonjour, le monde".into()),
                 usage: Some((123, 45)),
+                ..Default::default()
+            }
+        );
+        let m = parse(
+            "[mock:header=retry-after: 1e20][mock:header=x-a:b:c][mock:reset_after_read=1] \
+             [mock:hang=true][mock:huge_event_mb=100][mock:huge_event_after_chunks=2] \
+             [mock:chunk_bytes=65536]",
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            Markers {
+                headers: vec![
+                    ("retry-after".into(), "1e20".into()),
+                    ("x-a".into(), "b:c".into())
+                ],
+                reset_after_read: Some(true),
+                hang: Some(true),
+                huge_event_mb: Some(100),
+                huge_event_after_chunks: Some(2),
+                chunk_bytes: Some(65536),
+                ..Default::default()
             }
         );
         assert_eq!(parse("no markers [mock] here").unwrap(), Markers::default());
@@ -192,6 +250,11 @@ mod tests {
             "[mock:status=429",
             "[mock:usage=12]",
             "[mock:usage=1,x]",
+            "[mock:header=no-colon]",
+            "[mock:hang=yes]",
+            "[mock:huge_event_mb=0]",
+            "[mock:huge_event_mb=201]",
+            "[mock:chunk_bytes=0]",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

@@ -2,7 +2,7 @@
 //! embeddings and models, on any path prefix (`/v1`, Azure deployments,
 //! Cloudflare accounts, none at all).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
@@ -68,8 +68,8 @@ pub async fn handle(ctx: &Ctx<'_>, route: Route) -> Resp {
         Ok(b) => b,
         Err(msg) => return error_response(ctx.n, 400, &invalid_request(&msg), &[]),
     };
-    if behaviour.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(behaviour.delay_ms)).await;
+    if let Some(resp) = reply::faults(ctx, &behaviour).await {
+        return resp;
     }
     let status = behaviour.status.unwrap_or(200);
     if status >= 400 {
@@ -183,7 +183,11 @@ impl Answer<'_> {
     /// A chat completion (`chat`) or a legacy text completion, whole or streamed.
     /// What a completion says: the tool it calls (chat only), its text,
     /// usage, id and finish reason.
-    fn content(&self, chat: bool) -> (Option<String>, String, Value, String, &'static str) {
+    fn content(
+        &self,
+        chat: bool,
+        reply: String,
+    ) -> (Option<String>, String, Value, String, &'static str) {
         let tool = chat
             .then(|| {
                 self.behaviour
@@ -192,7 +196,6 @@ impl Answer<'_> {
                     .or_else(|| forced_tool(self.body))
             })
             .flatten();
-        let reply = logic::reply_text(self.behaviour);
         let completion_tokens = match tool {
             Some(_) => logic::completion_tokens(logic::TOOL_ARGS),
             None => logic::completion_tokens(&reply),
@@ -205,7 +208,8 @@ impl Answer<'_> {
 
     /// A whole chat completion (`chat`) or legacy text completion.
     fn whole(&self, chat: bool) -> Value {
-        let (tool, reply, usage, id, finish) = self.content(chat);
+        let reply = logic::reply_text(self.behaviour);
+        let (tool, reply, usage, id, finish) = self.content(chat, reply);
         let (model, created) = (self.model, self.created);
         if chat {
             let message = match &tool {
@@ -229,7 +233,12 @@ impl Answer<'_> {
         if self.body.get("stream").and_then(Value::as_bool) != Some(true) {
             return self.json(&self.whole(chat));
         }
-        let (tool, reply, usage, id, finish) = self.content(chat);
+        // A `chunk_bytes` stream repeats one piece: its whole text is never built.
+        let sized = logic::sized_piece(self.behaviour);
+        let reply = sized
+            .clone()
+            .unwrap_or_else(|| logic::reply_text(self.behaviour));
+        let (tool, reply, usage, id, finish) = self.content(chat, reply);
         let (model, created) = (self.model, self.created);
 
         let chunk = |choices: Value| {
@@ -256,9 +265,10 @@ impl Answer<'_> {
             }
         };
 
-        let pieces = match tool {
-            Some(_) => reply::tool_arg_pieces(self.behaviour),
-            None => logic::stream_pieces(&reply, self.behaviour.chunks),
+        let pieces = match (&tool, &sized) {
+            (Some(_), _) => reply::tool_arg_pieces(self.behaviour),
+            (None, Some(piece)) => vec![piece.as_str(); self.behaviour.chunks.unwrap_or(1)],
+            (None, None) => logic::stream_pieces(&reply, self.behaviour.chunks),
         };
         let mut events = Vec::with_capacity(pieces.len() + 4);
         if chat {
@@ -273,7 +283,16 @@ impl Answer<'_> {
             )));
         }
         let before_content = events.len();
-        events.extend(pieces.iter().map(|p| sse(&chunk(piece(p, Value::Null)))));
+        // A repeated piece is serialized once and its event shared.
+        let mut last: Option<(&str, Bytes)> = None;
+        for p in &pieces {
+            let event = match &last {
+                Some((prev, event)) if std::ptr::eq(*prev, *p) => event.clone(),
+                _ => sse(&chunk(piece(p, Value::Null))),
+            };
+            last = Some((p, event.clone()));
+            events.push(event);
+        }
         events.push(sse(&chunk(piece("", json!(finish)))));
         let include_usage = self
             .body

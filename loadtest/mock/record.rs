@@ -97,3 +97,34 @@ impl Recorder {
         std::mem::take(&mut *self.ring()).len()
     }
 }
+
+/// The events behind `/__mock/events`: work the peer aborted (see
+/// [`crate::conn::AbortWatch`]), oldest first.
+#[derive(Default)]
+pub struct Events {
+    list: Mutex<VecDeque<Value>>,
+}
+
+impl Events {
+    fn list(&self) -> MutexGuard<'_, VecDeque<Value>> {
+        self.list.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn push(&self, event: Value) {
+        let mut list = self.list();
+        if list.len() >= MAX_RECORDS {
+            list.pop_front();
+        }
+        list.push_back(event);
+    }
+
+    pub fn to_json(&self) -> Bytes {
+        let list = self.list();
+        let all: Vec<&Value> = list.iter().collect();
+        Bytes::from(serde_json::to_vec(&all).unwrap_or_default())
+    }
+
+    pub fn clear(&self) -> usize {
+        std::mem::take(&mut *self.list()).len()
+    }
+}

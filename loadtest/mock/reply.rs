@@ -9,6 +9,7 @@ use http::{header, request, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{Either, Full};
 use serde_json::{Map, Value};
 
+use crate::conn::ConnControl;
 use crate::encoding;
 use crate::logic::{self, Behaviour};
 use crate::stream::EventBody;
@@ -29,7 +30,14 @@ pub struct Ctx<'a> {
     /// The body parsed as JSON; `None` when empty or not JSON.
     pub json: Option<&'a Value>,
     pub state: &'a State,
+    /// Resets the connection (`reset_after_read`, the end of a `hang`).
+    pub conn: &'a ConnControl,
 }
+
+/// A `hang` ends (with a reset) after this long at most.
+const MAX_HANG: Duration = Duration::from_secs(120);
+/// Where every 3xx answer points: a port nothing listens on.
+const REDIRECT_LOCATION: &str = "http://127.0.0.1:1/elsewhere";
 
 impl<'a> Ctx<'a> {
     pub fn header(&self, name: &str) -> Option<&'a str> {
@@ -71,8 +79,8 @@ pub async fn behaviour(
         user_text,
     )
     .map_err(|msg| error(ctx, 400, &msg))?;
-    if b.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(b.delay_ms)).await;
+    if let Some(resp) = faults(ctx, &b).await {
+        return Err(resp);
     }
     let status = b.status.unwrap_or(200);
     if status >= 400 {
@@ -84,6 +92,38 @@ pub async fn behaviour(
         return Err(resp);
     }
     Ok(b)
+}
+
+/// What every route does before answering, in order: a reset right after
+/// the request was read, a hang, the delay, a redirect. `Some` is the answer
+/// to send instead of the route's own (after a reset it is never written).
+pub async fn faults(ctx: &Ctx<'_>, b: &Behaviour) -> Option<Resp> {
+    if b.reset_after_read {
+        ctx.conn.reset();
+        return Some(plain(500, "text/plain", Bytes::new()));
+    }
+    if b.hang {
+        // Dropped here when the peer closes (recorded as `cancelled`).
+        tokio::time::sleep(MAX_HANG).await;
+        ctx.conn.reset();
+        return Some(plain(500, "text/plain", Bytes::new()));
+    }
+    if b.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(b.delay_ms)).await;
+    }
+    match b.status {
+        Some(status @ 300..=399) => {
+            let mut resp = Response::new(Either::Left(Full::new(Bytes::new())));
+            *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+            resp.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_static(REDIRECT_LOCATION),
+            );
+            extend(&mut resp, &b.headers);
+            Some(resp)
+        }
+        _ => None,
+    }
 }
 
 /// The status of a successful answer: the injected 2xx/3xx, else 200.
@@ -120,7 +160,9 @@ pub fn ok_json(b: &Behaviour, value: &Value) -> Resp {
 
 /// A streamed answer of `events`, of which `content` pieces start at
 /// `first_content`: `mock.break_after_chunks` cuts the stream after that
-/// many of them, `mock.chunk_delay_ms` paces every event.
+/// many of them (0: before any event at all), `mock.chunk_delay_ms` paces every event, `huge_event_mb`
+/// replaces what follows `huge_event_after_chunks` of them with one huge
+/// unterminated event.
 pub fn events(
     content_type: &'static str,
     events: Vec<Bytes>,
@@ -128,8 +170,21 @@ pub fn events(
     content: usize,
     b: &Behaviour,
 ) -> Resp {
-    let break_at = b.break_after_chunks.map(|k| first_content + k.min(content));
-    let body = EventBody::new(events, b.chunk_delay_ms, break_at);
+    let body = match b.huge_event_mb {
+        Some(mb) => {
+            let mut prefix = events;
+            prefix.truncate(first_content + b.huge_event_after_chunks.min(content));
+            EventBody::huge(prefix, mb)
+        }
+        None => {
+            // 0 cuts before the first event of any kind: a head, then nothing.
+            let break_at = b.break_after_chunks.map(|k| match k {
+                0 => 0,
+                k => first_content + k.min(content),
+            });
+            EventBody::new(events, b.chunk_delay_ms, break_at)
+        }
+    };
     let mut resp = plain(ok_status(b), content_type, Bytes::new());
     *resp.body_mut() = Either::Right(body);
     resp.headers_mut()

@@ -6,12 +6,11 @@
 
 mod model_list;
 pub mod reliability;
-pub mod secret;
 mod settings;
 pub mod yaml;
 
+pub use crate::secret::Secret;
 pub use model_list::{DeploymentConfig, ModelInfo};
-pub use secret::Secret;
 pub use settings::{GeneralSettings, LitellmSettings, RouterSettings};
 
 use serde_yaml::Value;

@@ -1,9 +1,9 @@
 //! `model_list` and `credential_list`: the deployments behind each model alias.
 
-use super::secret::Secret;
 use super::settings::positive;
 use super::yaml::{for_each_entry, Diagnostics, EnvSource, Node, PathBuf};
 use crate::providers::registry::{self, ProviderSpec};
+use crate::secret::Secret;
 use serde_yaml::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ impl std::fmt::Debug for DeploymentConfig {
             .extra_params
             .iter()
             .map(|(k, v)| {
-                let shown = if super::secret::is_secret_param(k) {
+                let shown = if crate::secret::is_secret_param(k) {
                     "[redacted]"
                 } else {
                     v.as_str()

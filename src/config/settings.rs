@@ -4,8 +4,8 @@
 //! are kept out with a warning, so a real LiteLLM file loads and its owner sees what is ignored.
 
 use super::reliability::Reliability;
-use super::secret::Secret;
 use super::yaml::{for_each_entry, Diagnostics, EnvSource, Node};
+use crate::secret::Secret;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]

@@ -45,7 +45,7 @@ impl VertexTokenRefresher {
             let Some(credentials) = d.extra_param("vertex_credentials") else {
                 continue;
             };
-            let cell = vertex_auth::token_cell_for(&d.id);
+            let cell = &d.state.access_token;
             let now = Instant::now();
             let due = match self.expiries.get(&d.id) {
                 Some(exp) if cell.get().is_some() => exp

@@ -4,8 +4,8 @@
 
 use super::openai::{asking_stream_usage, OpenAi, PassthroughStream};
 use super::{content_type_json, header, Call, Provider, ProviderRequest, StreamTranslator};
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
-use crate::router::Deployment;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 

@@ -8,7 +8,7 @@ pub mod cohere;
 pub mod gemini;
 pub mod mock_response;
 pub mod openai;
-pub mod registry;
+pub use crate::registry;
 mod text_completion;
 mod upstream_error;
 
@@ -19,8 +19,8 @@ mod usage_tests;
 
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
-use crate::router::Deployment;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue};
 pub use registry::{ProviderSpec, Wire};

@@ -6,8 +6,8 @@ use crate::canonical::json_scan;
 use crate::canonical::request::Operation;
 use crate::canonical::sse::{event_data, EventSplitter};
 use crate::canonical::Usage;
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
-use crate::router::Deployment;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue};
 

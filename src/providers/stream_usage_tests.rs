@@ -11,7 +11,7 @@ use crate::canonical::chunks::test_support::{decode, translate, usage_either_way
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
 use crate::config;
-use crate::router::Deployment;
+use crate::deployment::Deployment;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
@@ -25,7 +25,7 @@ fn deployment(params: &str) -> Deployment {
         "model_list:\n  - model_name: g\n    litellm_params: {{{params}}}\n    model_info: {{id: d1}}\n"
     );
     let loaded = config::load_str(&yaml).unwrap_or_else(|e| panic!("{e}"));
-    Deployment::from_config(&loaded.config.model_list[0], Default::default()).unwrap()
+    crate::compile::deployment(&loaded.config.model_list[0], Default::default()).unwrap()
 }
 
 fn openai() -> Deployment {

@@ -6,7 +6,7 @@ use super::{for_wire, Call, Wire};
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
 use crate::config;
-use crate::router::Deployment;
+use crate::deployment::Deployment;
 use bytes::Bytes;
 use serde_json::json;
 
@@ -21,7 +21,7 @@ fn deployment(params: &str) -> Deployment {
         "model_list:\n  - model_name: g\n    litellm_params: {{{params}}}\n    model_info: {{id: d1}}\n"
     );
     let loaded = config::load_str(&yaml).unwrap_or_else(|e| panic!("{e}"));
-    Deployment::from_config(&loaded.config.model_list[0], Default::default()).unwrap()
+    crate::compile::deployment(&loaded.config.model_list[0], Default::default()).unwrap()
 }
 
 const AWS: &str =

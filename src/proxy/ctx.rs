@@ -1,8 +1,8 @@
 //! What the gateway knows about one request as it moves through the hooks.
 
 use super::passthrough;
+use crate::deployment::Deployment;
 use crate::lifecycle::{CallEvent, CallInfo, CallSummary, Observers};
-use crate::router::Deployment;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

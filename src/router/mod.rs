@@ -5,19 +5,14 @@
 //! group, the lowest `order` tier with an available deployment (healthy, not cooling down, not
 //! already failed in this request, big enough) is used, and the routing strategy picks in it.
 
-mod deployment;
 pub mod failure;
-pub mod health;
 pub mod policy;
-pub mod state;
 pub mod strategy;
 
-pub use deployment::Deployment;
+pub use crate::deployment::{Deployment, DeploymentState};
 pub use failure::FailureClass;
 pub use policy::RoutingPolicy;
-pub use state::DeploymentState;
 
-use crate::config::DeploymentConfig;
 use crate::error::GatewayError;
 use dashmap::DashMap;
 use std::collections::HashMap;
@@ -62,20 +57,18 @@ pub struct NoDeployment {
 }
 
 impl ModelTable {
+    /// Groups compiled deployments (`(model_name, deployment)` in config order) by name.
     pub fn build(
-        configs: &[DeploymentConfig],
+        deployments: Vec<(String, Arc<Deployment>)>,
         group_aliases: HashMap<String, String>,
-        states: &StateRegistry,
     ) -> Result<ModelTable, String> {
         let mut by_name: Vec<(String, Vec<Arc<Deployment>>)> = Vec::new();
-        let mut in_order = Vec::with_capacity(configs.len());
-        for c in configs {
-            let state = states.entry(c.id.clone()).or_default().clone();
-            let d = Arc::new(Deployment::from_config(c, state)?);
+        let mut in_order = Vec::with_capacity(deployments.len());
+        for (model_name, d) in deployments {
             in_order.push(Arc::clone(&d));
-            match by_name.iter_mut().find(|(n, _)| *n == c.model_name) {
+            match by_name.iter_mut().find(|(n, _)| *n == model_name) {
                 Some((_, ds)) => ds.push(d),
-                None => by_name.push((c.model_name.clone(), vec![d])),
+                None => by_name.push((model_name, vec![d])),
             }
         }
         let mut table = ModelTable {

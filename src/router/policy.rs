@@ -1,10 +1,10 @@
 //! The router's rules for one config snapshot: strategy, retries, cooldowns, fallbacks.
 
 use super::failure::FailureClass;
-use super::state::DeploymentState;
 use super::strategy::{self, Strategy};
 use crate::config::reliability::Reliability;
 use crate::config::RouterSettings;
+use crate::deployment::DeploymentState;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,8 @@ fn table_and_policy(yaml: &str) -> (ModelTable, RoutingPolicy) {
         .unwrap_or_else(|e| panic!("{e}"))
         .config;
     let states = StateRegistry::default();
-    let t = ModelTable::build(&c.model_list, c.router.model_group_alias.clone(), &states).unwrap();
+    let t = crate::compile::model_table(&c.model_list, c.router.model_group_alias.clone(), &states)
+        .unwrap();
     (t, RoutingPolicy::new(&c.router, &c.litellm.reliability))
 }
 

@@ -199,3 +199,90 @@ def assert_openai_error(resp: httpx.Response, status: int, param=None, contains=
     if contains is not None:
         assert contains in err["message"], err["message"]
     return err
+
+
+# --- Helpers for the request-path integrity tests (test_integrity, test_bounds, test_cancellation)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def mock_events(mock: Mock, since_ms: int = 0) -> list:
+    """Work the gateway abandoned at the mock (`cancelled`, `stream_aborted`), for requests that
+    reached the mock at or after `since_ms`."""
+    events = httpx.get(f"{mock.base}/__mock/events", timeout=5).json()
+    return [e for e in events if e["received_at_ms"] >= since_ms]
+
+
+def wait_for_mock_event(mock: Mock, kind: str, since_ms: int, timeout: float) -> dict | None:
+    """The first `kind` event for a request received since `since_ms`, waiting up to `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in mock_events(mock, since_ms) if e["kind"] == kind]
+        if found or time.monotonic() >= deadline:
+            return found[0] if found else None
+        time.sleep(0.05)
+
+
+def sse_data(text: str) -> list:
+    """The `data:` payloads of an SSE body, in order."""
+    out = []
+    for event in text.replace("\r\n", "\n").split("\n\n"):
+        lines = [line[5:].lstrip(" ") for line in event.split("\n") if line.startswith("data:")]
+        if lines:
+            out.append("\n".join(lines))
+    return out
+
+
+def http_request(method: str, path: str, body: bytes = b"", key: str | None = MASTER_KEY, headers=None) -> bytes:
+    """An HTTP/1.1 request as bytes, for tests that drive the gateway over a raw socket."""
+    lines = [f"{method} {path} HTTP/1.1", "host: 127.0.0.1", "content-type: application/json"]
+    if key is not None:
+        lines.append(f"authorization: Bearer {key}")
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    if not any(k.lower() == "content-length" for k in (headers or {})):
+        lines.append(f"content-length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def read_from(sock: socket.socket, timeout: float, stop=None) -> tuple:
+    """Reads until the peer closes, `timeout` s pass, or `stop(data)` is true; returns (data,
+    whether the peer closed the connection: EOF or a reset)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            piece = sock.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            return data, True
+        if not piece:
+            return data, True
+        data += piece
+        if stop is not None and stop(data):
+            break
+    return data, False
+
+
+def read_until_closed(sock: socket.socket, timeout: float, stop=None) -> bytes:
+    """The data `read_from` got."""
+    return read_from(sock, timeout, stop)[0]
+
+
+def status_of(raw: bytes) -> int | None:
+    """The status code of a raw HTTP/1.1 answer, if it has a status line."""
+    first = raw.split(b"\r\n", 1)[0].split(b" ")
+    if len(first) >= 2 and first[0].startswith(b"HTTP/") and first[1].isdigit():
+        return int(first[1])
+    return None
+
+
+def peak_rss_kib(pid: int) -> int:
+    """VmHWM (peak resident set) of a process, in KiB."""
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for pid {pid}")

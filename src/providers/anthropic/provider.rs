@@ -4,12 +4,12 @@
 use super::{error, native_tap, request, response, stream, API_VERSION};
 use crate::canonical::request::Operation;
 use crate::canonical::Usage;
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use crate::providers::{
     content_type_json, header, provider_error, unix_now, Call, Provider, ProviderRequest,
     StreamTranslator,
 };
-use crate::router::Deployment;
 use crate::upstream::Endpoint;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue};

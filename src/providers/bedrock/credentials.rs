@@ -17,9 +17,9 @@
 //! deployment keys in the config follow config reloads.
 
 use super::sigv4::{self, AwsCredentials};
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use crate::providers::{content_type_json, ProviderRequest};
-use crate::router::Deployment;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use std::sync::OnceLock;
@@ -252,7 +252,7 @@ fn api_key<'a>(d: &'a Deployment, service: &AwsService) -> Option<&'a str> {
     let own_aws_keys = d.extra_param("aws_access_key_id").is_some();
     d.api_key
         .as_ref()
-        .map(crate::config::Secret::expose)
+        .map(crate::secret::Secret::expose)
         .or_else(|| {
             (!own_aws_keys)
                 .then(|| env().bedrock_api_key.as_deref())

@@ -31,8 +31,8 @@ use super::{
 };
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
-use crate::router::Deployment;
 use bytes::Bytes;
 use credentials::BEDROCK_RUNTIME;
 use embeddings::{EmbeddingModel, EncodingFormat};

@@ -20,11 +20,11 @@ use super::sigv4::encode_path_segment;
 use crate::canonical::params::unsupported_params_error;
 use crate::canonical::request::Operation;
 use crate::canonical::Usage;
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use crate::providers::{
     content_type_json, unix_now, Call, Provider, ProviderRequest, StreamTranslator,
 };
-use crate::router::Deployment;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue};
 use serde_json::{json, Map, Value};

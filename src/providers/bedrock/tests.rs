@@ -6,8 +6,8 @@ use super::sigv4::{verify, AwsCredentials};
 use super::*;
 use crate::canonical::RequestBody;
 use crate::config::{DeploymentConfig, ModelInfo};
+use crate::deployment::DeploymentState;
 use crate::providers::registry;
-use crate::router::DeploymentState;
 use bytes::BytesMut;
 use serde_json::json;
 use std::collections::HashMap;
@@ -25,7 +25,7 @@ pub(super) fn deployment(
 }
 
 fn from_config(config: &DeploymentConfig) -> Deployment {
-    Deployment::from_config(config, Arc::new(DeploymentState::default())).unwrap()
+    crate::compile::deployment(config, Arc::new(DeploymentState::default())).unwrap()
 }
 
 fn config(

@@ -14,8 +14,8 @@ use super::{
     StreamTranslator,
 };
 use crate::canonical::request::Operation;
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
-use crate::router::Deployment;
 use crate::upstream::Endpoint;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};

@@ -9,7 +9,7 @@
 //!   the key env var `GEMINI_API_KEY`; the key goes in `x-goog-api-key`.
 //! - `vertex_ai/`: the default `api_base` depends on the deployment's `vertex_location`; see
 //!   [`vertex::default_api_base`]. Requests carry `Authorization: Bearer <token>` from
-//!   [`vertex_auth::token_cell_for`]`(deployment.id)`, which this module only reads: a
+//!   `deployment.state.access_token`, which this module only reads: a
 //!   background refresher must fill it (sign with [`vertex_auth::jwt_assertion`], POST
 //!   [`vertex_auth::token_request_body`] to the key's `token_uri`, read the answer with
 //!   [`vertex_auth::parse_token_response`], refresh well before `expires_in`). Until a token
@@ -39,8 +39,8 @@ use super::{
 };
 use crate::canonical::request::Operation;
 use crate::canonical::Usage;
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
-use crate::router::Deployment;
 use bytes::Bytes;
 use embeddings::EmbeddingRequest;
 use http::{HeaderName, HeaderValue};

@@ -2,7 +2,6 @@
 //! build from a parsed client body, and what they make of recorded answers.
 
 use super::vertex::{default_api_base, ANTHROPIC_VERSION};
-use super::vertex_auth::token_cell_for;
 use super::*;
 use crate::canonical::RequestBody;
 use crate::config;
@@ -25,7 +24,7 @@ fn deployment(params: &str, id: &str) -> Deployment {
         "model_list:\n  - model_name: g\n    litellm_params: {{{params}}}\n    model_info: {{id: {id}}}\n"
     );
     let loaded = config::load_str(&yaml).unwrap_or_else(|e| panic!("{e}"));
-    Deployment::from_config(&loaded.config.model_list[0], Default::default()).unwrap()
+    crate::compile::deployment(&loaded.config.model_list[0], Default::default()).unwrap()
 }
 
 fn body(json: Value, op: Operation) -> RequestBody {
@@ -233,7 +232,7 @@ fn vertex_gemini_goes_to_the_project_and_location_with_a_bearer_token() {
         "vertex-gemini",
         ", vertex_project: my-proj, vertex_location: europe-west4",
     );
-    token_cell_for(&d.id).set(Some("ya29.token".into()));
+    d.state.access_token.set(Some("ya29.token".into()));
     let b = chat(false);
     let built = VertexAi
         .build_request(&call(Operation::Chat, &b, &d, "gemini-2.0-flash"))
@@ -263,7 +262,7 @@ fn vertex_location_defaults_and_project_comes_from_inline_credentials() {
         "vertex-inline-creds",
         ", vertex_credentials: tests/fixtures/gemini/test_only_service_account.json",
     );
-    token_cell_for(&d.id).set(Some("t".into()));
+    d.state.access_token.set(Some("t".into()));
     let b = chat(false);
     let built = VertexAi
         .build_request(&call(Operation::Chat, &b, &d, "gemini-2.0-flash"))
@@ -273,7 +272,7 @@ fn vertex_location_defaults_and_project_comes_from_inline_credentials() {
         .starts_with("/v1/projects/tollgate-test-project/locations/us-central1/"));
 
     let lost = vertex("vertex-no-project", "");
-    token_cell_for(&lost.id).set(Some("t".into()));
+    lost.state.access_token.set(Some("t".into()));
     let e = VertexAi
         .build_request(&call(Operation::Chat, &b, &lost, "gemini-2.0-flash"))
         .err()
@@ -288,7 +287,7 @@ fn vertex_claude_uses_raw_predict_with_the_anthropic_body() {
         "vertex-claude",
         ", vertex_project: p, vertex_location: us-east5",
     );
-    token_cell_for(&d.id).set(Some("t".into()));
+    d.state.access_token.set(Some("t".into()));
     let model = "claude-sonnet-4-5@20250929";
     let b = chat(false);
     let built = VertexAi
@@ -339,7 +338,7 @@ fn vertex_claude_uses_raw_predict_with_the_anthropic_body() {
 #[test]
 fn vertex_embeddings_use_predict() {
     let d = vertex("vertex-embed", ", vertex_project: p");
-    token_cell_for(&d.id).set(Some("t".into()));
+    d.state.access_token.set(Some("t".into()));
     let b = body(
         json!({"model": "g", "input": "hello", "dimensions": 256}),
         Operation::Embedding,

@@ -9,17 +9,16 @@
 
 use super::embeddings::{self, EmbeddingRequest};
 use super::stream::StreamDecoder;
-use super::vertex_auth::token_cell_for;
 use super::{
     chat_body, error, litellm_error, parse_answer, response, to_bytes, unsupported_operation,
 };
 use crate::canonical::request::Operation;
+use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use crate::providers::anthropic;
 use crate::providers::{
     content_type_json, header, unix_now, Call, Provider, ProviderRequest, StreamTranslator,
 };
-use crate::router::Deployment;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
@@ -51,7 +50,7 @@ impl Provider for VertexAi {
 
     fn build_request(&self, call: &Call<'_>) -> Result<ProviderRequest, GatewayError> {
         let d = call.deployment;
-        let token = token_cell_for(&d.id).get().ok_or_else(|| {
+        let token = d.state.access_token.get().ok_or_else(|| {
             GatewayError::new(
                 503,
                 "service_unavailable_error",

@@ -8,15 +8,12 @@
 //! out. The POST itself, and refreshing before expiry, belong to a background service (not
 //! here): the request path never waits on Google's token endpoint, it reads `TokenCell`.
 
-use arc_swap::ArcSwapOption;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use dashmap::DashMap;
 use ring::rand::SystemRandom;
 use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::sync::{Arc, OnceLock};
 
 /// The scope Vertex AI calls need.
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
@@ -170,30 +167,7 @@ fn form_encode(value: &str) -> String {
     out
 }
 
-/// The current access token of one deployment: written by the refresher, read lock-free by
-/// every request.
-#[derive(Default)]
-pub struct TokenCell(ArcSwapOption<String>);
-
-impl TokenCell {
-    pub fn get(&self) -> Option<Arc<String>> {
-        self.0.load_full()
-    }
-
-    pub fn set(&self, token: Option<String>) {
-        self.0.store(token.map(Arc::new));
-    }
-}
-
-/// The token cell of a deployment (by `Deployment.id`), created empty on first use.
-pub fn token_cell_for(deployment_id: &str) -> Arc<TokenCell> {
-    static CELLS: OnceLock<DashMap<String, Arc<TokenCell>>> = OnceLock::new();
-    let cells = CELLS.get_or_init(DashMap::new);
-    if let Some(cell) = cells.get(deployment_id) {
-        return Arc::clone(&cell);
-    }
-    Arc::clone(cells.entry(deployment_id.to_string()).or_default().value())
-}
+pub use crate::deployment::state::TokenCell;
 
 #[cfg(test)]
 mod tests;

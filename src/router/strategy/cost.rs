@@ -2,7 +2,7 @@
 //! `litellm_params`, else the built-in price table); unknown prices sort last.
 
 use super::{random_min_by, PickInput, Strategy};
-use crate::router::Deployment;
+use crate::deployment::Deployment;
 use rand::RngCore;
 use std::sync::Arc;
 

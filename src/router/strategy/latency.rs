@@ -3,7 +3,7 @@
 //! random, and one without a sample yet is tried first so every deployment gets measured.
 
 use super::{random_min_by, PickInput, Strategy};
-use crate::router::Deployment;
+use crate::deployment::Deployment;
 use rand::{Rng, RngCore};
 use std::sync::Arc;
 

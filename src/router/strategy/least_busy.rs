@@ -1,7 +1,7 @@
 //! `least-busy`: the deployment with the fewest calls in flight.
 
 use super::{random_min_by, PickInput, Strategy};
-use crate::router::Deployment;
+use crate::deployment::Deployment;
 use rand::RngCore;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;

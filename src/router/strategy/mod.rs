@@ -83,7 +83,7 @@ fn random_min_by<K: PartialOrd + Copy>(
 #[cfg(test)]
 pub(crate) mod test_support {
     use crate::config;
-    use crate::router::Deployment;
+    use crate::deployment::Deployment;
     use std::sync::Arc;
 
     /// Deployments from YAML `litellm_params` snippets, one per entry.
@@ -97,7 +97,7 @@ pub(crate) mod test_support {
             .config
             .model_list
             .iter()
-            .map(|c| Arc::new(Deployment::from_config(c, Default::default()).unwrap()))
+            .map(|c| Arc::new(crate::compile::deployment(c, Default::default()).unwrap()))
             .collect()
     }
 }

@@ -1,7 +1,7 @@
 //! `simple-shuffle`: weighted random, by `weight`, else `rpm`, else `tpm`, else equal.
 
 use super::{PickInput, Strategy};
-use crate::router::Deployment;
+use crate::deployment::Deployment;
 use rand::{Rng, RngCore};
 use std::sync::Arc;
 

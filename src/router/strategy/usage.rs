@@ -2,7 +2,7 @@
 //! any that this request would push past its `tpm` or `rpm`.
 
 use super::{random_min_by, PickInput, Strategy};
-use crate::router::Deployment;
+use crate::deployment::Deployment;
 use rand::RngCore;
 use std::sync::Arc;
 

@@ -138,14 +138,21 @@ fn token_errors_are_described() {
 }
 
 #[test]
-fn token_cells_are_shared_per_deployment() {
-    let cell = token_cell_for("vertex-test-deployment-a");
-    assert!(cell.get().is_none());
-    cell.set(Some("token-1".into()));
-    let again = token_cell_for("vertex-test-deployment-a");
-    assert!(Arc::ptr_eq(&cell, &again));
-    assert_eq!(again.get().as_deref().map(String::as_str), Some("token-1"));
-    assert!(token_cell_for("vertex-test-deployment-b").get().is_none());
-    cell.set(None);
-    assert!(again.get().is_none());
+fn token_cells_are_kept_per_deployment_state_across_snapshots() {
+    let states: dashmap::DashMap<String, std::sync::Arc<crate::deployment::DeploymentState>> =
+        Default::default();
+    let cell_owner = states.entry("vertex-a".into()).or_default().clone();
+    cell_owner.access_token.set(Some("token-1".into()));
+    // A reload looks the same id up again and finds the same token.
+    let again = states.entry("vertex-a".into()).or_default().clone();
+    assert_eq!(
+        again.access_token.get().as_deref().map(String::as_str),
+        Some("token-1")
+    );
+    assert!(states
+        .entry("vertex-b".into())
+        .or_default()
+        .access_token
+        .get()
+        .is_none());
 }

@@ -2,9 +2,9 @@
 //! probes every deployment's base URL each `health_check_interval` with pingora-load-balancing's
 //! HTTP health check; a deployment that fails leaves the rotation until a probe succeeds again.
 
-use super::Deployment;
 use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
+use crate::deployment::Deployment;
 use crate::providers::{self, Call};
 use crate::state::Gateway;
 use crate::upstream::{Resolver, UpstreamRequest};

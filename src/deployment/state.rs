@@ -1,4 +1,6 @@
-//! What the router learns about each deployment while serving: in-flight calls, recent latency,
+//! What the gateway keeps about each deployment across config snapshots (it is owned by the
+//! `Gateway`, by deployment id): its refreshed access token, and what the router learns while
+//! serving: in-flight calls, recent latency,
 //! this minute's usage, failures and cooldown, health. Lock-free atomics only, so every request
 //! can read and update it. It lives outside the config snapshot and is carried over on reload
 //! for deployments whose id did not change.
@@ -25,6 +27,22 @@ pub struct DeploymentState {
     cooldown_until_ms: AtomicU64,
     healthy: AtomicBool,
     health_error: ArcSwapOption<String>,
+    /// A refreshed access token (Vertex AI), written by its background refresher.
+    pub access_token: TokenCell,
+}
+
+/// An access token: written by a background refresher, read lock-free by every request.
+#[derive(Default)]
+pub struct TokenCell(ArcSwapOption<String>);
+
+impl TokenCell {
+    pub fn get(&self) -> Option<Arc<String>> {
+        self.0.load_full()
+    }
+
+    pub fn set(&self, token: Option<String>) {
+        self.0.store(token.map(Arc::new));
+    }
 }
 
 /// Weight of a new latency sample in the moving average.
@@ -45,6 +63,7 @@ impl Default for DeploymentState {
             cooldown_until_ms: AtomicU64::new(0),
             healthy: AtomicBool::new(true),
             health_error: ArcSwapOption::empty(),
+            access_token: TokenCell::default(),
         }
     }
 }
