@@ -173,7 +173,12 @@ pub fn events(
     let body = match b.huge_event_mb {
         Some(mb) => {
             let mut prefix = events;
-            prefix.truncate(first_content + b.huge_event_after_chunks.min(content));
+            // 0: the huge event is the first of all (no role chunk before it).
+            let keep = match b.huge_event_after_chunks {
+                0 => 0,
+                k => first_content + k.min(content),
+            };
+            prefix.truncate(keep);
             EventBody::huge(prefix, mb)
         }
         None => {

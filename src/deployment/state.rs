@@ -129,7 +129,10 @@ impl DeploymentState {
 
     pub fn record_tokens(&self, tokens: u64, now: Instant) {
         self.roll_usage(now);
-        self.tokens_this_minute.fetch_add(tokens, Relaxed);
+        // Saturating: an estimate from a `max_tokens` near u64::MAX must not wrap to "empty".
+        let _ = self
+            .tokens_this_minute
+            .fetch_update(Relaxed, Relaxed, |t| Some(t.saturating_add(tokens)));
     }
 
     /// (requests, tokens) used this minute.
@@ -149,7 +152,9 @@ impl DeploymentState {
         if self.fail_minute.swap(m, Relaxed) != m {
             self.fails_this_minute.store(0, Relaxed);
         }
-        self.fails_this_minute.fetch_add(1, Relaxed) + 1
+        self.fails_this_minute
+            .fetch_add(1, Relaxed)
+            .saturating_add(1)
     }
 
     /// Cools the deployment down for `d` from `now`. A deployment cooled down again gets the

@@ -165,6 +165,9 @@ impl StreamTranslator for PassthroughStream {
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
+        if self.splitter.overflowed() {
+            return;
+        }
         if let Some(rest) = self.splitter.take_rest() {
             self.emit(&rest, out);
         }
@@ -176,6 +179,10 @@ impl StreamTranslator for PassthroughStream {
 
     fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.splitter.failure()
     }
 }
 

@@ -71,13 +71,10 @@ impl Provider for TextCompletion {
         if call.op != Operation::Chat {
             return Box::new(PassthroughStream::new(call.alias, call.body.include_usage));
         }
-        Box::new(CompletionToChatStream {
-            splitter: EventSplitter::default(),
-            alias: call.alias.to_string(),
-            done: false,
-            include_usage: call.body.include_usage,
-            usage: None,
-        })
+        Box::new(CompletionToChatStream::new(
+            call.alias,
+            call.body.include_usage,
+        ))
     }
 }
 
@@ -153,7 +150,7 @@ fn completion_to_chat(v: &Value, alias: &str, chunk: bool) -> Value {
 /// Completion chunks as chat chunks. The provider was asked for usage (see
 /// `asking_stream_usage`); when the client was not, its usage-only chunk is dropped and
 /// `usage` removed from the others, as `PassthroughStream` does.
-struct CompletionToChatStream {
+pub struct CompletionToChatStream {
     splitter: EventSplitter,
     alias: String,
     done: bool,
@@ -163,6 +160,16 @@ struct CompletionToChatStream {
 }
 
 impl CompletionToChatStream {
+    pub fn new(alias: &str, include_usage: bool) -> Self {
+        CompletionToChatStream {
+            splitter: EventSplitter::default(),
+            alias: alias.to_string(),
+            done: false,
+            include_usage,
+            usage: None,
+        }
+    }
+
     fn emit(&mut self, event: &[u8], out: &mut BytesMut) {
         let Some(data) = event_data(event) else {
             return;
@@ -203,6 +210,9 @@ impl StreamTranslator for CompletionToChatStream {
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
+        if self.splitter.overflowed() {
+            return;
+        }
         if let Some(rest) = self.splitter.take_rest() {
             self.emit(&rest, out);
         }
@@ -213,6 +223,10 @@ impl StreamTranslator for CompletionToChatStream {
 
     fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.splitter.failure()
     }
 }
 

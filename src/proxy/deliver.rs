@@ -95,102 +95,171 @@ pub async fn stream(
     let StreamJob {
         call,
         deployment,
-        mut translator,
+        translator,
         idle_timeout,
         sent_at,
     } = job;
-    let mut out = BytesMut::with_capacity(4096);
-    let mut head_sent = false;
+    let mut gate = StreamGate::new(translator);
     loop {
         let read = tokio::select! {
             read = tokio::time::timeout(idle_timeout, response.next_chunk()) => read,
             () = client_gone(session) => return Ok(client_left(ctx)),
         };
-        let failure = match read {
-            Ok(Ok(Some(chunk))) => {
-                translator.feed(&chunk, &mut out);
-                translator.failure()
-            }
-            Ok(Ok(None)) => break,
+        let read = match read {
+            Ok(Ok(chunk)) => Ok(chunk),
             Ok(Err(f)) => {
                 let err = failure_error(f, call, idle_timeout);
-                Some(GatewayError::new(
+                Err(GatewayError::new(
                     err.status,
                     err.kind,
                     format!("stream interrupted: {}", err.message),
                 ))
             }
-            Err(_) => Some(GatewayError::timeout(
+            Err(_) => Err(GatewayError::timeout(
                 call.group,
                 call.deployment.provider.display,
                 idle_timeout.as_secs_f64(),
             )),
         };
-        if let Some(err) = failure {
-            if !head_sent {
-                return Err(err.into());
+        let (bytes, last) = match gate.step(read) {
+            Step::Wait => continue,
+            Step::Retryable(err) => return Err(err.into()),
+            Step::Empty => return Err(empty_stream(call).into()),
+            Step::Abort(err) => {
+                finish_usage(gateway, ctx, gate.usage(), call);
+                respond::error(session, ctx, &err, None).await.ok();
+                return Ok(committed(ctx));
             }
-            let usage = translator.usage();
-            finish_usage(gateway, ctx, usage, call);
-            respond::error(session, ctx, &err, None).await.ok();
+            Step::Send { first, bytes } => {
+                if first && !send_head(gateway, session, ctx, deployment, sent_at, &response).await
+                {
+                    return Ok(client_left(ctx));
+                }
+                (bytes, false)
+            }
+            Step::End { first, bytes } => {
+                if first && !send_head(gateway, session, ctx, deployment, sent_at, &response).await
+                {
+                    return Ok(client_left(ctx));
+                }
+                finish_usage(gateway, ctx, gate.usage(), call);
+                (bytes, true)
+            }
+        };
+        if session
+            .write_response_body(Some(bytes), last)
+            .await
+            .is_err()
+        {
+            return Ok(client_left(ctx));
+        }
+        if last {
+            gateway.upstream.release(response).await;
             return Ok(committed(ctx));
         }
-        if out.is_empty() {
-            continue;
+    }
+}
+
+/// What to do after one upstream read of a stream.
+#[derive(Debug)]
+pub enum Step {
+    /// Nothing for the client yet.
+    Wait,
+    /// Bytes to write; `first`: the head goes before them (the commit point).
+    Send { first: bool, bytes: Bytes },
+    /// The stream ended cleanly: the last bytes, the head first if nothing was sent yet.
+    End { first: bool, bytes: Bytes },
+    /// Failed before anything was sent: the attempt may be retried or fall back.
+    Retryable(GatewayError),
+    /// Ended before producing anything at all.
+    Empty,
+    /// Failed after the client got bytes: end the answer with this error.
+    Abort(GatewayError),
+}
+
+/// The commit rule of a stream, apart from any I/O: the client gets nothing until the
+/// translator has produced bytes; before that a failure is retryable, after it an error event.
+pub struct StreamGate {
+    translator: Box<dyn StreamTranslator>,
+    out: BytesMut,
+    sent: bool,
+}
+
+impl StreamGate {
+    pub fn new(translator: Box<dyn StreamTranslator>) -> Self {
+        StreamGate {
+            translator,
+            out: BytesMut::with_capacity(4096),
+            sent: false,
         }
-        if !head_sent {
-            head_sent = true;
-            first_byte(gateway, ctx, deployment, sent_at);
-            if respond::stream_head(session, ctx, Some(response.header()))
-                .await
-                .is_err()
-            {
-                return Ok(client_left(ctx));
+    }
+
+    /// One upstream read: a chunk, the end (`None`), or why reading failed.
+    pub fn step(&mut self, read: Result<Option<Bytes>, GatewayError>) -> Step {
+        let failure = match read {
+            Ok(Some(chunk)) => {
+                self.translator.feed(&chunk, &mut self.out);
+                self.translator.failure()
+            }
+            Ok(None) => {
+                self.translator.finish(&mut self.out);
+                match self.translator.failure() {
+                    Some(err) => Some(err),
+                    None if !self.sent && self.out.is_empty() => return Step::Empty,
+                    None => {
+                        let first = !std::mem::replace(&mut self.sent, true);
+                        return Step::End {
+                            first,
+                            bytes: self.out.split().freeze(),
+                        };
+                    }
+                }
+            }
+            Err(err) => Some(err),
+        };
+        match failure {
+            Some(err) if self.sent => Step::Abort(err),
+            Some(err) => Step::Retryable(err),
+            None if self.out.is_empty() => Step::Wait,
+            None => {
+                let first = !std::mem::replace(&mut self.sent, true);
+                Step::Send {
+                    first,
+                    bytes: self.out.split().freeze(),
+                }
             }
         }
-        if session
-            .write_response_body(Some(out.split().freeze()), false)
-            .await
-            .is_err()
-        {
-            return Ok(client_left(ctx));
-        }
     }
-    translator.finish(&mut out);
-    if let Some(err) = translator.failure() {
-        if !head_sent {
-            return Err(err.into());
-        }
+
+    pub fn usage(&self) -> Option<Usage> {
+        self.translator.usage()
     }
-    if !head_sent {
-        if out.is_empty() {
-            return Err(GatewayError::new(
-                502,
-                "api_error",
-                format!(
-                    "litellm.APIError: {} - the provider's stream ended before any event. Received Model Group={}",
-                    call.deployment.provider.display, call.group
-                ),
-            )
-            .into());
-        }
-        first_byte(gateway, ctx, deployment, sent_at);
-        if respond::stream_head(session, ctx, Some(response.header()))
-            .await
-            .is_err()
-        {
-            return Ok(client_left(ctx));
-        }
-    }
-    finish_usage(gateway, ctx, translator.usage(), call);
-    let last = session
-        .write_response_body(Some(out.split().freeze()), true)
-        .await;
-    gateway.upstream.release(response).await;
-    Ok(match last {
-        Ok(()) => committed(ctx),
-        Err(_) => client_left(ctx),
-    })
+}
+
+fn empty_stream(call: &Call<'_>) -> GatewayError {
+    GatewayError::new(
+        502,
+        "api_error",
+        format!(
+            "litellm.APIError: {} - the provider's stream ended before any event. Received Model Group={}",
+            call.deployment.provider.display, call.group
+        ),
+    )
+}
+
+/// The stream's head (the commit point); `false` when the client is gone.
+async fn send_head(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    deployment: &Arc<Deployment>,
+    sent_at: Instant,
+    response: &UpstreamResponse,
+) -> bool {
+    first_byte(gateway, ctx, deployment, sent_at);
+    respond::stream_head(session, ctx, Some(response.header()))
+        .await
+        .is_ok()
 }
 
 /// A local answer (`mock_response`), whole or as a stream of events.
@@ -279,5 +348,91 @@ pub fn translator_for(
     match outer {
         Some(outer) => Box::new(providers::Chained::new(inner, outer)),
         None => inner,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Passes reads on as they are; fails on a read that says so.
+    struct Echo;
+    impl StreamTranslator for Echo {
+        fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
+            if chunk != b"silent" {
+                out.extend_from_slice(chunk);
+            }
+        }
+        fn finish(&mut self, _: &mut BytesMut) {}
+    }
+
+    fn chunk(b: &'static [u8]) -> Result<Option<Bytes>, GatewayError> {
+        Ok(Some(Bytes::from_static(b)))
+    }
+
+    fn cut() -> Result<Option<Bytes>, GatewayError> {
+        Err(GatewayError::new(502, "api_error", "cut"))
+    }
+
+    #[test]
+    fn a_failure_before_the_first_byte_is_retryable() {
+        let mut gate = StreamGate::new(Box::new(Echo));
+        assert!(matches!(gate.step(chunk(b"silent")), Step::Wait));
+        assert!(matches!(gate.step(cut()), Step::Retryable(_)));
+    }
+
+    #[test]
+    fn after_the_first_byte_a_failure_ends_the_answer_and_is_never_retried() {
+        let mut gate = StreamGate::new(Box::new(Echo));
+        assert!(matches!(
+            gate.step(chunk(b"a")),
+            Step::Send { first: true, .. }
+        ));
+        assert!(matches!(
+            gate.step(chunk(b"b")),
+            Step::Send { first: false, .. }
+        ));
+        assert!(matches!(gate.step(cut()), Step::Abort(_)));
+    }
+
+    #[test]
+    fn the_head_goes_out_once_and_an_empty_stream_is_a_failure() {
+        let mut gate = StreamGate::new(Box::new(Echo));
+        assert!(matches!(gate.step(Ok(None)), Step::Empty));
+        let mut gate = StreamGate::new(Box::new(Echo));
+        assert!(matches!(
+            gate.step(chunk(b"a")),
+            Step::Send { first: true, .. }
+        ));
+        assert!(matches!(
+            gate.step(Ok(None)),
+            Step::End { first: false, .. }
+        ));
+    }
+
+    /// A translator that reports an oversized event after its first bytes.
+    struct Overflow(bool);
+    impl StreamTranslator for Overflow {
+        fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
+            if chunk == b"huge" {
+                self.0 = true;
+            } else {
+                out.extend_from_slice(chunk);
+            }
+        }
+        fn finish(&mut self, _: &mut BytesMut) {}
+        fn failure(&mut self) -> Option<GatewayError> {
+            self.0
+                .then(|| GatewayError::new(502, "api_error", "event too large"))
+        }
+    }
+
+    #[test]
+    fn translator_failures_follow_the_same_rule() {
+        let mut gate = StreamGate::new(Box::new(Overflow(false)));
+        assert!(matches!(gate.step(chunk(b"huge")), Step::Retryable(_)));
+        let mut gate = StreamGate::new(Box::new(Overflow(false)));
+        assert!(matches!(gate.step(chunk(b"x")), Step::Send { .. }));
+        assert!(matches!(gate.step(chunk(b"huge")), Step::Abort(_)));
     }
 }

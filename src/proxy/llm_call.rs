@@ -6,6 +6,7 @@
 use super::ctx::RequestCtx;
 use super::group::{self, Job};
 use super::{body, deliver, inbound};
+use crate::canonical::gateway_params::GatewayParams;
 use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
 use crate::error::GatewayError;
@@ -59,8 +60,7 @@ pub async fn handle(
 }
 
 /// The next group to fall back to, if the failure allows one and the call has fallbacks and time
-/// left. Fallbacks come from the group the client asked for, as in LiteLLM: the request's own
-/// list, else the configured ones for this kind of failure; at most `max_fallbacks` of them.
+/// left.
 fn next_fallback(
     job: &Job<'_>,
     ctx: &RequestCtx,
@@ -69,34 +69,52 @@ fn next_fallback(
     class: FailureClass,
 ) -> Option<Resolved> {
     let policy = &job.snapshot.policy;
-    if class == FailureClass::BadRequest
-        || ctx.fallbacks as usize >= policy.max_fallbacks
-        || Instant::now() >= job.deadline
-    {
+    let deadline_passed = Instant::now() >= job.deadline;
+    if !may_fall_back(
+        class,
+        ctx.fallbacks as usize,
+        policy.max_fallbacks,
+        deadline_passed,
+    ) {
         return None;
     }
     let queue = queue.get_or_insert_with(|| {
-        let params = &job.bodies.client().gateway;
-        let per_request = match class {
-            FailureClass::ContextWindowExceeded => params
-                .context_window_fallbacks
-                .as_ref()
-                .or(params.fallbacks.as_ref()),
-            FailureClass::ContentPolicyViolation => params
-                .content_policy_fallbacks
-                .as_ref()
-                .or(params.fallbacks.as_ref()),
-            _ => params.fallbacks.as_ref(),
-        };
-        let mut q: Vec<String> = match per_request {
-            Some(list) => list.clone(),
-            None => policy.fallbacks_for(&first.group.name, class).to_vec(),
-        };
-        q.truncate(policy.max_fallbacks);
-        q.reverse();
-        q
+        let configured = policy.fallbacks_for(&first.group.name, class);
+        fallback_queue(
+            &job.bodies.client().gateway,
+            configured,
+            class,
+            policy.max_fallbacks,
+        )
     });
     std::iter::from_fn(|| queue.pop()).find_map(|name| job.snapshot.models.resolve(&name).ok())
+}
+
+/// A bad request fails the same everywhere; otherwise at most `max` fallbacks, within the
+/// call's deadline.
+fn may_fall_back(class: FailureClass, done: usize, max: usize, deadline_passed: bool) -> bool {
+    class != FailureClass::BadRequest && done < max && !deadline_passed
+}
+
+/// The groups to try, last first (popped from the end). Fallbacks come from the group the
+/// client asked for, as in LiteLLM: the request's own list for this kind of failure, else the
+/// configured one; at most `max` of them.
+fn fallback_queue(
+    params: &GatewayParams,
+    configured: &[String],
+    class: FailureClass,
+    max: usize,
+) -> Vec<String> {
+    let per_request = match class {
+        FailureClass::ContextWindowExceeded => params.context_window_fallbacks.as_ref(),
+        FailureClass::ContentPolicyViolation => params.content_policy_fallbacks.as_ref(),
+        _ => None,
+    }
+    .or(params.fallbacks.as_ref());
+    let mut q: Vec<String> = per_request.map_or_else(|| configured.to_vec(), Clone::clone);
+    q.truncate(max);
+    q.reverse();
+    q
 }
 
 /// Prompt bytes / 4 (tokenizers average about four bytes a token) plus the requested output,
@@ -119,4 +137,63 @@ fn estimate_tokens(request: &RequestBody) -> u64 {
         })
         .unwrap_or(0);
     prompt.saturating_add(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn per_request_fallbacks_win_and_are_capped() {
+        let params = GatewayParams {
+            fallbacks: Some((0..50).map(|i| format!("g{i}")).collect()),
+            ..GatewayParams::default()
+        };
+        let q = fallback_queue(&params, &names(&["configured"]), FailureClass::RateLimit, 5);
+        assert_eq!(q, names(&["g4", "g3", "g2", "g1", "g0"]));
+        let none = GatewayParams::default();
+        let q = fallback_queue(&none, &names(&["a", "b"]), FailureClass::RateLimit, 5);
+        assert_eq!(q, names(&["b", "a"]));
+    }
+
+    #[test]
+    fn failure_kinds_pick_their_own_list() {
+        let params = GatewayParams {
+            fallbacks: Some(names(&["generic"])),
+            context_window_fallbacks: Some(names(&["bigger"])),
+            ..GatewayParams::default()
+        };
+        let q = fallback_queue(&params, &[], FailureClass::ContextWindowExceeded, 5);
+        assert_eq!(q, names(&["bigger"]));
+        let q = fallback_queue(&params, &[], FailureClass::ContentPolicyViolation, 5);
+        assert_eq!(q, names(&["generic"]));
+    }
+
+    #[test]
+    fn when_a_fallback_may_run() {
+        assert!(may_fall_back(FailureClass::RateLimit, 0, 5, false));
+        assert!(!may_fall_back(FailureClass::BadRequest, 0, 5, false));
+        assert!(!may_fall_back(FailureClass::RateLimit, 5, 5, false));
+        assert!(!may_fall_back(FailureClass::Timeout, 0, 5, true));
+    }
+
+    #[test]
+    fn token_estimates_saturate() {
+        let body = |max: &str| {
+            RequestBody::parse(
+                bytes::Bytes::from(format!(
+                    r#"{{"model":"m","messages":[],"max_tokens":{max}}}"#
+                )),
+                Operation::Chat,
+            )
+            .unwrap()
+        };
+        assert_eq!(estimate_tokens(&body("18446744073709551615")), u64::MAX);
+        assert_eq!(estimate_tokens(&body("1e30")), u64::MAX);
+        assert!(estimate_tokens(&body("-5")) < 100);
+    }
 }

@@ -223,3 +223,49 @@ def test_anthropic_prefixed_route_works_like_v1_messages(gw, mock):
     assert last_request(mock, "/messages")["path"] == "/v1/messages"
     with c.messages.stream(model="gpt", max_tokens=50, messages=MESSAGES) as s:
         assert "".join(s.text_stream) == REPLY
+
+
+# --- a native Anthropic deployment gets what only Anthropic understands, untouched ---------
+
+NATIVE_ONLY = {
+    "max_tokens": 200,
+    "system": [
+        {"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}},
+        {"type": "search_result", "source": "https://example.invalid/doc", "title": "Doc",
+         "content": [{"type": "text", "text": "A fact."}]},
+    ],
+    "tools": [
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 2},
+        {"type": "code_execution_20250522", "name": "code_execution"},
+        WEATHER,
+    ],
+    "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "Hello there"},
+        {"type": "document", "source": {"type": "url", "url": "https://example.invalid/a.pdf"}},
+    ]}],
+    "metadata": {"user_id": "user-42"},
+    "thinking": {"type": "enabled", "budget_tokens": 1024},
+}
+
+
+def test_native_anthropic_deployment_receives_server_tools_and_system_blocks_untouched(gw, mock):
+    mock.clear()
+    sent = {"model": "claude", **NATIVE_ONLY}
+    r = httpx.post(gw.url("/v1/messages"), json=sent, headers={"x-api-key": MASTER_KEY}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["type"] == "message"
+    body = last_request(mock, "/messages")["body"]
+    # Byte for byte the client's body as JSON, with only the model rewritten; `metadata` is
+    # Anthropic's own field here, not the gateway's.
+    assert body == {**sent, "model": "claude-x"}
+
+
+def test_the_same_body_for_a_non_anthropic_deployment_is_refused_clearly(gw, mock):
+    mock.clear()
+    r = httpx.post(gw.url("/v1/messages"), json={"model": "gpt", **NATIVE_ONLY},
+                   headers={"x-api-key": MASTER_KEY}, timeout=30)
+    assert r.status_code == 400, r.text
+    err = r.json()
+    assert err["type"] == "error" and err["error"]["type"] == "invalid_request_error"
+    assert "non-Anthropic" in err["error"]["message"] or "only text blocks" in err["error"]["message"]
+    assert not [q for q in mock.requests() if "/chat/completions" in q["path"]]

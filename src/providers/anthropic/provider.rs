@@ -108,6 +108,10 @@ impl StreamTranslator for stream::StreamDecoder {
     fn usage(&self) -> Option<Usage> {
         stream::StreamDecoder::usage(self)
     }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        stream::StreamDecoder::failure(self)
+    }
 }
 
 /// LiteLLM configs give Anthropic's `api_base` without a version (`https://api.anthropic.com`),

@@ -54,6 +54,11 @@ impl StreamDecoder {
             .and_then(|u| Usage::from_openai(&openai_usage(u)))
     }
 
+    /// Set once an event outgrew the splitter's bound.
+    pub fn failure(&self) -> Option<GatewayError> {
+        self.splitter.failure()
+    }
+
     fn block_start(&mut self, data: &Value, out: &mut BytesMut) {
         let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
         let block = data.get("content_block").unwrap_or(&Value::Null);

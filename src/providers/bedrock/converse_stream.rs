@@ -32,6 +32,9 @@ pub struct StreamDecoder {
     usage: Option<Value>,
     /// Converse's content blocks are Anthropic's, tool use and JSON mode alike.
     tool_blocks: ToolBlocks,
+    /// A frame could not be decoded (bad CRC, length over the bound): nothing more is read
+    /// or written, and the gateway ends the answer with this.
+    failure: Option<GatewayError>,
 }
 
 impl StreamDecoder {
@@ -44,11 +47,12 @@ impl StreamDecoder {
             chunks,
             usage: None,
             tool_blocks: ToolBlocks::default(),
+            failure: None,
         }
     }
 
     pub fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        if self.chunks.is_done() {
+        if self.chunks.is_done() || self.failure.is_some() {
             return;
         }
         self.events.push(chunk);
@@ -58,7 +62,7 @@ impl StreamDecoder {
                 Ok(None) => break,
                 Err(e) => {
                     let text = format!("malformed event stream from Bedrock: {e}");
-                    self.write_error(502, "api_error", &text, out);
+                    self.failure = Some(GatewayError::new(502, "api_error", text));
                     break;
                 }
             }
@@ -69,6 +73,9 @@ impl StreamDecoder {
     }
 
     pub fn finish(&mut self, out: &mut BytesMut) {
+        if self.failure.is_some() {
+            return;
+        }
         if !self.chunks.is_done() && self.events.buffered() > 0 {
             let text = "Bedrock stream ended inside an event";
             self.write_error(502, "api_error", text, out);
@@ -181,6 +188,10 @@ impl StreamTranslator for StreamDecoder {
 
     fn usage(&self) -> Option<Usage> {
         StreamDecoder::usage(self)
+    }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.failure.clone()
     }
 }
 

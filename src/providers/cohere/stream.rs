@@ -165,6 +165,10 @@ impl StreamTranslator for StreamDecoder {
     fn usage(&self) -> Option<Usage> {
         StreamDecoder::usage(self)
     }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.splitter.failure()
+    }
 }
 
 /// `delta.message.tool_calls`: one object in Cohere's stream (a list is taken by its first).

@@ -137,6 +137,10 @@ impl StreamTranslator for StreamDecoder {
     fn usage(&self) -> Option<Usage> {
         StreamDecoder::usage(self)
     }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.splitter.failure()
+    }
 }
 
 #[cfg(test)]
