@@ -13,9 +13,7 @@ pub mod text_completion;
 mod upstream_error;
 
 #[cfg(test)]
-mod stream_usage_tests;
-#[cfg(test)]
-mod usage_tests;
+mod tests;
 
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};

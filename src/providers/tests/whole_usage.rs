@@ -2,17 +2,17 @@
 //! (not zeros, not estimates), as `Provider::answer_usage` reads them back; where a provider
 //! reports none, `answer_usage` says so (`None`) rather than passing an estimate off as real.
 
-use super::{for_wire, Call, Wire};
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
 use crate::config;
 use crate::deployment::Deployment;
+use crate::providers::{for_wire, Call, Wire};
 use bytes::Bytes;
 use serde_json::json;
 
 macro_rules! fixture {
     ($path:literal) => {
-        include_bytes!(concat!("../../tests/fixtures/", $path)).as_slice()
+        include_bytes!(concat!("../../../tests/fixtures/", $path)).as_slice()
     };
 }
 

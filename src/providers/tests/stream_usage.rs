@@ -3,22 +3,22 @@
 //! the client sees it only if it asked. And every provider's own `stream_translator` (not just
 //! the decoder behind it) reports the usage.
 
-use super::azure::Azure;
-use super::openai::OpenAi;
-use super::text_completion::TextCompletion;
-use super::{for_wire, Call, Provider, StreamTranslator};
 use crate::canonical::chunks::test_support::{decode, translate, usage_either_way};
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
 use crate::config;
 use crate::deployment::Deployment;
+use crate::providers::azure::Azure;
+use crate::providers::openai::OpenAi;
+use crate::providers::text_completion::TextCompletion;
+use crate::providers::{for_wire, Call, Provider, StreamTranslator};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-const OPENAI: &str = include_str!("../../tests/fixtures/openai/stream_include_usage.sse");
+const OPENAI: &str = include_str!("../../../tests/fixtures/openai/stream_include_usage.sse");
 const COMPLETION: &str =
-    include_str!("../../tests/fixtures/openai/completion_stream_include_usage.sse");
-const AZURE: &str = include_str!("../../tests/fixtures/azure/stream_include_usage.sse");
+    include_str!("../../../tests/fixtures/openai/completion_stream_include_usage.sse");
+const AZURE: &str = include_str!("../../../tests/fixtures/azure/stream_include_usage.sse");
 
 fn deployment(params: &str) -> Deployment {
     let yaml = format!(
@@ -242,9 +242,9 @@ fn legacy_completion_streams_report_usage_as_chat_or_as_completions() {
 
 #[test]
 fn every_providers_stream_translator_reports_the_usage() {
-    let anthropic = include_bytes!("../../tests/fixtures/anthropic/stream_text.sse").as_slice();
-    let gemini = include_bytes!("../../tests/fixtures/gemini/stream_text.sse").as_slice();
-    let cohere = include_bytes!("../../tests/fixtures/cohere/stream_text.sse").as_slice();
+    let anthropic = include_bytes!("../../../tests/fixtures/anthropic/stream_text.sse").as_slice();
+    let gemini = include_bytes!("../../../tests/fixtures/gemini/stream_text.sse").as_slice();
+    let cohere = include_bytes!("../../../tests/fixtures/cohere/stream_text.sse").as_slice();
     let aws = "aws_access_key_id: A, aws_secret_access_key: s, aws_region_name: us-east-1";
     let cases: [(String, &str, &[u8], (u64, u64)); 5] = [
         (
