@@ -50,13 +50,17 @@ impl Reply {
             None if cut => ("max_tokens", logic::completion_tokens(&text)),
             None => ("end_turn", logic::completion_tokens(&text)),
         };
+        let (input_tokens, output_tokens) = b.usage_tokens.unwrap_or((
+            reply::text_tokens(&Value::Object(body.clone())),
+            output_tokens,
+        ));
         Reply {
             id: format!("msg_mock_{n}"),
             model: model.to_string(),
             text: tool.is_none().then_some(text),
             tool,
             stop_reason,
-            input_tokens: reply::text_tokens(&Value::Object(body.clone())),
+            input_tokens,
             output_tokens,
             usage: b.usage.clone(),
         }
@@ -401,5 +405,23 @@ mod tests {
         assert_eq!(error_type(500), "api_error");
         assert_eq!(error_type(400), "invalid_request_error");
         assert_eq!(error_type(422), "invalid_request_error");
+    }
+
+    #[test]
+    fn usage_marker_sets_the_counts_whole_and_streamed() {
+        let b = Behaviour {
+            usage_tokens: Some((123, 45)),
+            ..Default::default()
+        };
+        let r = Reply::build(1, "claude-x", &Map::new(), &b);
+        assert_eq!(r.message()["usage"]["input_tokens"], 123);
+        assert_eq!(r.message()["usage"]["output_tokens"], 45);
+        let (events, _) = r.events(&["a", "b"], true);
+        assert_eq!(events[0]["message"]["usage"]["input_tokens"], 123);
+        let delta = events
+            .iter()
+            .find(|e| e["type"] == "message_delta")
+            .unwrap();
+        assert_eq!(delta["usage"]["output_tokens"], 45);
     }
 }

@@ -78,11 +78,14 @@ impl Converse {
                 logic::completion_tokens(&text),
             ),
         };
+        let (input_tokens, output_tokens) = b
+            .usage_tokens
+            .unwrap_or((reply::text_tokens(body), output_tokens));
         Converse {
             text,
             tool,
             stop_reason,
-            input_tokens: reply::text_tokens(body),
+            input_tokens,
             output_tokens,
             latency_ms,
             usage: b.usage.clone(),
@@ -386,5 +389,18 @@ mod tests {
             Some(Action::InvokeStream)
         );
         assert_eq!(action_of("converse-streams"), None);
+    }
+
+    #[test]
+    fn usage_marker_sets_the_counts_whole_and_streamed() {
+        let b = Behaviour {
+            usage_tokens: Some((123, 45)),
+            ..Default::default()
+        };
+        let c = Converse::build(&json!({}), &b, 0);
+        let want = json!({"inputTokens": 123, "outputTokens": 45, "totalTokens": 168});
+        assert_eq!(c.response()["usage"], want);
+        let (events, _, _) = c.events(&b);
+        assert_eq!(events.last().unwrap().1["usage"], want);
     }
 }

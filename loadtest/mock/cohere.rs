@@ -65,12 +65,16 @@ impl Chat {
                 logic::completion_tokens(&text),
             ),
         };
+        let (input_tokens, output_tokens) = b.usage_tokens.unwrap_or((
+            reply::text_tokens(&Value::Object(body.clone())),
+            output_tokens,
+        ));
         Chat {
             id: format!("mock-chat-{n}"),
             text,
             tool,
             finish,
-            input_tokens: reply::text_tokens(&Value::Object(body.clone())),
+            input_tokens,
             output_tokens,
             usage: b.usage.clone(),
         }
@@ -293,5 +297,18 @@ mod tests {
         assert_eq!(v["texts"], json!(["hello", "world"]));
         assert_eq!(v["meta"]["billed_units"]["input_tokens"], 2);
         assert_eq!(v["response_type"], "embeddings_by_type");
+    }
+
+    #[test]
+    fn usage_marker_sets_the_counts_whole_and_streamed() {
+        let b = Behaviour {
+            usage_tokens: Some((123, 45)),
+            ..Default::default()
+        };
+        let chat = Chat::build(1, &obj(json!({})), &b);
+        let want = json!({"input_tokens": 123, "output_tokens": 45});
+        assert_eq!(chat.response()["usage"]["tokens"], want);
+        let (events, _, _) = chat.events(&b);
+        assert_eq!(events.last().unwrap()["delta"]["usage"]["tokens"], want);
     }
 }

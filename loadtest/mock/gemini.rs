@@ -100,6 +100,8 @@ pub struct Reply {
     pub model: String,
     pub response_id: String,
     pub usage: Option<Value>,
+    /// The `usage` marker's completion count, reported in place of the counted one.
+    pub completion_tokens: Option<u64>,
 }
 
 impl Reply {
@@ -117,10 +119,13 @@ impl Reply {
             },
             text,
             tool,
-            prompt_tokens: reply::text_tokens(body),
+            prompt_tokens: b
+                .usage_tokens
+                .map_or_else(|| reply::text_tokens(body), |(p, _)| p),
             model: model.to_string(),
             response_id: format!("mock-response-{n}"),
             usage: b.usage.clone(),
+            completion_tokens: b.usage_tokens.map(|(_, c)| c),
         }
     }
 
@@ -132,6 +137,8 @@ impl Reply {
     }
 
     fn usage(&self, output: u64) -> Value {
+        // With the marker every chunk reports the final counts (usage is cumulative).
+        let output = self.completion_tokens.unwrap_or(output);
         self.usage.clone().unwrap_or_else(|| {
             json!({"promptTokenCount": self.prompt_tokens, "candidatesTokenCount": output,
                 "totalTokenCount": self.prompt_tokens + output})
@@ -422,5 +429,19 @@ mod tests {
             Some(Method::StreamGenerate)
         );
         assert_eq!(method_of("rawPredict"), None);
+    }
+
+    #[test]
+    fn usage_marker_sets_the_counts_whole_and_streamed() {
+        let b = Behaviour {
+            usage_tokens: Some((123, 45)),
+            chunks: Some(3),
+            ..Default::default()
+        };
+        let r = Reply::build(1, "m", &json!({}), &b);
+        let want = json!({"promptTokenCount": 123, "candidatesTokenCount": 45,
+            "totalTokenCount": 168});
+        assert_eq!(r.response()["usageMetadata"], want);
+        assert_eq!(r.chunks(&b).last().unwrap()["usageMetadata"], want);
     }
 }

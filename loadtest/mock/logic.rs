@@ -32,6 +32,9 @@ pub struct Behaviour {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub break_after_chunks: Option<usize>,
     pub usage: Option<Value>,
+    /// `(prompt, completion)` tokens every provider reports in its own shape
+    /// (the `usage` marker), in place of the counted ones.
+    pub usage_tokens: Option<(u64, u64)>,
     /// Answer with a call to this function (arguments [`TOOL_ARGS`]).
     pub tool: Option<String>,
     /// Read the request, then reset the connection without an answer.
@@ -166,6 +169,7 @@ pub fn parse_behaviour(
         .or(model.and_then(model_break_after));
     b.tool = b.tool.or(marks.tool);
     b.reply = b.reply.or(marks.reply);
+    b.usage_tokens = marks.usage;
     b.reset_after_read = marks.reset_after_read.unwrap_or(false);
     b.hang = marks.hang.unwrap_or(false);
     b.huge_event_mb = marks.huge_event_mb;

@@ -6,7 +6,8 @@
 //! Keys: `status` (200..=599; a 3xx is a redirect with an empty body),
 //! `delay_ms`, `chunks` (1..=MAX_CHUNKS), `chunk_delay_ms`,
 //! `break_after_chunks`, `tool` (a function name: answer with a call to it),
-//! `reply` (the rest of the marker up to `]`) and the fault modes:
+//! `usage` (`PROMPT,COMPLETION`: the token counts to report, each provider in
+//! its own shape), `reply` (the rest of the marker up to `]`) and the fault modes:
 //! `header=name:value` (an extra response header; repeatable),
 //! `reset_after_read=1` (read the request, then reset the connection),
 //! `hang=1` (read the request, never answer), `huge_event_mb` (1..=200: a
@@ -34,6 +35,8 @@ pub struct Markers {
     pub break_after_chunks: Option<usize>,
     pub tool: Option<String>,
     pub reply: Option<String>,
+    /// `(prompt, completion)` tokens to report instead of the counted ones.
+    pub usage: Option<(u64, u64)>,
     /// `header=name:value` markers, in order.
     pub headers: Vec<(String, String)>,
     pub reset_after_read: Option<bool>,
@@ -102,6 +105,17 @@ pub fn parse(text: &str) -> Result<Markers, String> {
                 m.tool = Some(value.to_string());
             }
             "reply" => m.reply = Some(value.to_string()),
+            "usage" => {
+                let (prompt, completion) = value
+                    .split_once(',')
+                    .ok_or_else(|| bad("PROMPT,COMPLETION"))?;
+                let count = |n: &str| {
+                    n.trim()
+                        .parse::<u64>()
+                        .map_err(|_| bad("PROMPT,COMPLETION"))
+                };
+                m.usage = Some((count(prompt)?, count(completion)?));
+            }
             "header" => {
                 let (name, v) = value.split_once(':').ok_or_else(|| bad("name:value"))?;
                 m.headers
@@ -177,7 +191,7 @@ mod tests {
         let m = parse(
             "hi [mock:status=429] and [mock:tool=get_weather][mock:chunks=5] \
              [mock:delay_ms=300] [mock:break_after_chunks=2] [mock:chunk_delay_ms=7] \
-             [mock:reply=Bonjour, le monde]",
+             [mock:usage=123, 45] [mock:reply=Bonjour, le monde]",
         )
         .unwrap();
         assert_eq!(
@@ -190,6 +204,7 @@ mod tests {
                 break_after_chunks: Some(2),
                 tool: Some("get_weather".into()),
                 reply: Some("Bonjour, le monde".into()),
+                usage: Some((123, 45)),
                 ..Default::default()
             }
         );
@@ -233,6 +248,8 @@ mod tests {
             "[mock:colour=red]",
             "[mock:status]",
             "[mock:status=429",
+            "[mock:usage=12]",
+            "[mock:usage=1,x]",
             "[mock:header=no-colon]",
             "[mock:hang=yes]",
             "[mock:huge_event_mb=0]",

@@ -155,6 +155,10 @@ impl Answer<'_> {
             return usage.clone();
         }
         let prompt = logic::prompt_tokens(self.body);
+        let (prompt, completion_tokens) = match self.behaviour.usage_tokens {
+            Some((p, c)) => (p, completion_tokens.map(|_| c)),
+            None => (prompt, completion_tokens),
+        };
         match completion_tokens {
             Some(c) => {
                 json!({"prompt_tokens": prompt, "completion_tokens": c, "total_tokens": prompt + c})
@@ -415,6 +419,20 @@ mod tests {
         assert_eq!(
             forced_tool(&body(json!({"tools": tools, "tool_choice": "auto"}))),
             None
+        );
+    }
+
+    #[test]
+    fn usage_marker_sets_the_counts() {
+        let b = Behaviour {
+            usage_tokens: Some((123, 45)),
+            ..Default::default()
+        };
+        let body = json!({"messages": [{"role": "user", "content": "hi"}]});
+        let v = chat_completion(1, body.as_object().unwrap(), &b);
+        assert_eq!(
+            v["usage"],
+            json!({"prompt_tokens": 123, "completion_tokens": 45, "total_tokens": 168})
         );
     }
 }

@@ -4,9 +4,11 @@
 //! stream's `id`, `object`, `created` and `model`; a choice's first chunk gives its `role`; a
 //! choice finishes once; the usage chunk (when asked for with `include_usage`) comes last with
 //! no choices; and `data: [DONE]` ends the stream exactly once, after which nothing is written.
+//! The usage is kept whether or not the client asked for it: the gateway bills from it.
 //! `ChunkWriter` keeps those rules so that the provider decoders only say what each upstream
 //! event means.
 
+use super::Usage;
 use crate::error::GatewayError;
 use bytes::BytesMut;
 use serde_json::{json, Value};
@@ -24,6 +26,8 @@ pub struct ChunkWriter {
     finished: BTreeSet<u64>,
     /// `data: [DONE]` has been written; everything after is ignored.
     done: bool,
+    /// The usage given to `close`, written to the client or not.
+    usage: Option<Usage>,
 }
 
 impl ChunkWriter {
@@ -36,6 +40,7 @@ impl ChunkWriter {
             started: BTreeSet::new(),
             finished: BTreeSet::new(),
             done: false,
+            usage: None,
         }
     }
 
@@ -128,13 +133,16 @@ impl ChunkWriter {
         write_data(&chunk, out);
     }
 
-    /// The end of the answer: the usage chunk if the client asked for it and `usage` (built
-    /// only then) has one, then `[DONE]`; once, however often the stream is closed.
+    /// The end of the answer: the usage chunk if the client asked for it and `usage` has one,
+    /// then `[DONE]`; once, however often the stream is closed. `usage` (OpenAI's object) is
+    /// kept either way, for [`ChunkWriter::usage`].
     pub fn close(&mut self, usage: impl FnOnce() -> Option<Value>, out: &mut BytesMut) {
         if self.done {
             return;
         }
-        if let Some(usage) = self.include_usage.then(usage).flatten() {
+        let usage = usage();
+        self.usage = usage.as_ref().and_then(Usage::from_openai);
+        if let Some(usage) = usage.filter(|_| self.include_usage) {
             let chunk = json!({
                 "id": self.id,
                 "object": "chat.completion.chunk",
@@ -146,6 +154,11 @@ impl ChunkWriter {
             write_data(&chunk, out);
         }
         self.write_done(out);
+    }
+
+    /// The usage the stream was closed with, once `close` has run.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
     }
 
     /// An OpenAI-shaped error event, then `[DONE]`: the HTTP status was already 200, so this is
@@ -186,13 +199,14 @@ fn write_data(chunk: &Value, out: &mut BytesMut) {
 /// OpenAI client would assemble it.
 #[cfg(test)]
 pub mod test_support {
+    use crate::canonical::Usage;
     use crate::providers::StreamTranslator;
     use bytes::BytesMut;
     use serde_json::{json, Value};
     use std::fmt::Debug;
 
     /// Feeds `reads` to the translator one by one, then ends the stream: the output as text.
-    pub fn translate(translator: &mut impl StreamTranslator, reads: &[&[u8]]) -> String {
+    pub fn translate(translator: &mut (impl StreamTranslator + ?Sized), reads: &[&[u8]]) -> String {
         let mut out = BytesMut::new();
         for read in reads {
             translator.feed(read, &mut out);
@@ -221,6 +235,45 @@ pub mod test_support {
             assert_eq!(got, want, "reads of {size} bytes");
         }
         whole
+    }
+
+    /// Runs a fresh translator (`make(include_usage)`) over `bytes` without and with
+    /// `include_usage`: its `usage()` is `want` both times; without, no event has a `usage`
+    /// member; with, exactly one chunk has a non-null one, the usage-only chunk, last before
+    /// the one `[DONE]`.
+    pub fn usage_either_way<T: StreamTranslator + ?Sized>(
+        bytes: &[u8],
+        make: impl Fn(bool) -> Box<T>,
+        want: Usage,
+    ) {
+        for include_usage in [false, true] {
+            let mut translator = make(include_usage);
+            let out = translate(&mut *translator, &[bytes]);
+            assert_eq!(
+                translator.usage(),
+                Some(want),
+                "include_usage {include_usage}"
+            );
+            let events: Vec<&str> = out.split("\n\n").filter(|e| !e.is_empty()).collect();
+            assert_eq!(events.last(), Some(&"data: [DONE]"), "{out}");
+            let chunks: Vec<Value> = events[..events.len() - 1]
+                .iter()
+                .map(|e| serde_json::from_str(e.strip_prefix("data: ").unwrap()).unwrap())
+                .collect();
+            if !include_usage {
+                assert!(chunks.iter().all(|c| c.get("usage").is_none()), "{out}");
+                continue;
+            }
+            let with_usage: Vec<&Value> = chunks
+                .iter()
+                .filter(|c| c.get("usage").is_some_and(|u| !u.is_null()))
+                .collect();
+            assert_eq!(with_usage.len(), 1, "{out}");
+            let last = chunks.last().unwrap();
+            assert_eq!(with_usage[0], last, "{out}");
+            assert_eq!(last["choices"], json!([]));
+            assert_eq!(Usage::from_openai(&last["usage"]), Some(want));
+        }
     }
 
     /// What an OpenAI client would assemble from a translator's output.

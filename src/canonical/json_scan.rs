@@ -11,6 +11,12 @@ use std::ops::Range;
 /// The span of the value of top-level `key` in a JSON object, if present and simple to skip
 /// (any JSON value).
 pub fn find_top_level_value(json: &[u8], key: &str) -> Option<Range<usize>> {
+    find_member(json, key).map(|(_, value)| value)
+}
+
+/// The top-level member `key`: the span from its key's opening quote to the end of its value,
+/// and the span of the value.
+fn find_member(json: &[u8], key: &str) -> Option<(Range<usize>, Range<usize>)> {
     let mut i = skip_ws(json, 0);
     if json.get(i) != Some(&b'{') {
         return None;
@@ -27,6 +33,7 @@ pub fn find_top_level_value(json: &[u8], key: &str) -> Option<Range<usize>> {
             b'"' => {}
             _ => return None,
         }
+        let key_start = i;
         let key_end = skip_string(json, i)?;
         let this_key = &json[i + 1..key_end - 1];
         i = skip_ws(json, key_end);
@@ -36,10 +43,56 @@ pub fn find_top_level_value(json: &[u8], key: &str) -> Option<Range<usize>> {
         i = skip_ws(json, i + 1);
         let value_end = skip_value(json, i)?;
         if this_key == key.as_bytes() {
-            return Some(i..value_end);
+            return Some((key_start..value_end, i..value_end));
         }
         i = value_end;
     }
+}
+
+/// `json` without its top-level member `key` (and the comma that separated it), if it has one.
+pub fn remove_top_level(json: &[u8], key: &str) -> Option<Bytes> {
+    let (member, _) = find_member(json, key)?;
+    let after = skip_ws(json, member.end);
+    let cut = if json.get(after) == Some(&b',') {
+        member.start..skip_ws(json, after + 1)
+    } else {
+        // The last member: the comma before it goes instead (none if it was the only one).
+        let before = json[..member.start]
+            .iter()
+            .rposition(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+        match before {
+            Some(comma) if json[comma] == b',' => comma..member.end,
+            _ => member.start..member.end,
+        }
+    };
+    Some(splice(json, cut, b""))
+}
+
+/// A request body asking an OpenAI-compatible API to end its stream with the usage chunk:
+/// top-level `stream_options.include_usage` set to `true`, every other byte kept. `None` when
+/// `json` is not an object or its `stream_options` is neither an object nor null.
+pub fn with_stream_usage(json: &[u8]) -> Option<Bytes> {
+    if let Some(span) = find_top_level_value(json, "stream_options") {
+        let mut options: serde_json::Value = serde_json::from_slice(&json[span.clone()]).ok()?;
+        if options.is_null() {
+            options = serde_json::Value::Object(serde_json::Map::new());
+        }
+        options
+            .as_object_mut()?
+            .insert("include_usage".into(), serde_json::Value::Bool(true));
+        let options = serde_json::to_vec(&options).ok()?;
+        return Some(splice(json, span, &options));
+    }
+    let open = skip_ws(json, 0);
+    if json.get(open) != Some(&b'{') {
+        return None;
+    }
+    let empty = json.get(skip_ws(json, open + 1)) == Some(&b'}');
+    let mut member = br#""stream_options":{"include_usage":true}"#.to_vec();
+    if !empty {
+        member.push(b',');
+    }
+    Some(splice(json, open + 1..open + 1, &member))
 }
 
 /// `json` with the value at `span` replaced by `replacement`.
@@ -148,6 +201,41 @@ mod tests {
         assert_eq!(&j[find_top_level_value(j, "b").unwrap()], b"12.5e3");
         assert_eq!(&j[find_top_level_value(j, "c").unwrap()], b"null");
         assert_eq!(&j[find_top_level_value(j, "model").unwrap()], br#""m\"q""#);
+    }
+
+    #[test]
+    fn removes_a_member_first_middle_last_or_only() {
+        let remove = |j: &[u8]| remove_top_level(j, "usage").map(|b| b.to_vec());
+        let j = br#"{"usage":{"a":1}, "id":"x"}"#;
+        assert_eq!(remove(j).unwrap(), br#"{"id":"x"}"#);
+        let j = br#"{"id":"x","usage":null,"n":1}"#;
+        assert_eq!(remove(j).unwrap(), br#"{"id":"x","n":1}"#);
+        let j = br#"{"id":"x" , "usage" : {"p":[1,2]} }"#;
+        assert_eq!(remove(j).unwrap(), br#"{"id":"x"  }"#);
+        assert_eq!(remove(br#"{"usage":1}"#).unwrap(), b"{}");
+        let j = br#"{"choices":[{"usage":1}]}"#;
+        assert!(remove(j).is_none());
+    }
+
+    #[test]
+    fn asks_for_stream_usage_keeping_the_rest() {
+        let ask = |j: &str| String::from_utf8(with_stream_usage(j.as_bytes()).unwrap().to_vec());
+        let want = r#"{"stream_options":{"include_usage":true},"model":"m","stream":true}"#;
+        assert_eq!(ask(r#"{"model":"m","stream":true}"#).unwrap(), want);
+        assert_eq!(
+            ask(r#" { } "#).unwrap(),
+            r#" {"stream_options":{"include_usage":true} } "#
+        );
+        assert_eq!(
+            ask(r#"{"stream_options":{"include_usage":false,"x":1},"m":2}"#).unwrap(),
+            r#"{"stream_options":{"include_usage":true,"x":1},"m":2}"#
+        );
+        assert_eq!(
+            ask(r#"{"stream_options":null}"#).unwrap(),
+            r#"{"stream_options":{"include_usage":true}}"#
+        );
+        assert!(with_stream_usage(br#"{"stream_options":3}"#).is_none());
+        assert!(with_stream_usage(b"[1]").is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `{api_base}/openai/deployments/{deployment}/chat/completions?api-version=...`, keyed by the
 //! `api-key` header (or an Entra ID token as `Authorization: Bearer`).
 
-use super::openai::{OpenAi, PassthroughStream};
+use super::openai::{asking_stream_usage, OpenAi, PassthroughStream};
 use super::{content_type_json, header, Call, Provider, ProviderRequest, StreamTranslator};
 use crate::deployment::Deployment;
 use crate::error::GatewayError;
@@ -37,7 +37,7 @@ impl Provider for Azure {
         Ok(ProviderRequest {
             path_and_query: endpoint.path_for(&suffix, Some(&format!("api-version={version}"))),
             headers: d.headers.clone(),
-            body: call.body.with_model(call.upstream_model),
+            body: asking_stream_usage(call, call.body.with_model(call.upstream_model)),
         })
     }
 
@@ -46,6 +46,7 @@ impl Provider for Azure {
     }
 
     fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
-        Box::new(PassthroughStream::new(call.alias))
+        let stream = PassthroughStream::new(call.alias, call.body.include_usage);
+        Box::new(stream.dropping_choiceless_chunks())
     }
 }

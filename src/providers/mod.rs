@@ -12,6 +12,9 @@ pub use crate::registry;
 pub mod text_completion;
 mod upstream_error;
 
+#[cfg(test)]
+mod tests;
+
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
 use crate::deployment::Deployment;
@@ -84,6 +87,13 @@ pub trait Provider: Send + Sync {
         )))
     }
 
+    /// The provider's token counts in a whole answer as `translate_response` (or `combine`)
+    /// gave it: OpenAI's `usage`, except for native answers (`call.native`), which are still in
+    /// the provider's own format.
+    fn answer_usage(&self, _call: &Call<'_>, answer: &[u8]) -> Option<Usage> {
+        Usage::from_openai_body(answer)
+    }
+
     /// An error answer, into the gateway's error (status kept, message naming the group).
     fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {
         upstream_error(call.deployment.provider.display, call.group, status, body)
@@ -124,9 +134,12 @@ pub fn for_wire(wire: Wire) -> &'static dyn Provider {
 }
 
 /// The translator for a stream in the client's own format (an Anthropic client calling an
-/// Anthropic deployment): the bytes go on as they are.
-pub fn native_stream(_wire: Wire) -> Box<dyn StreamTranslator> {
-    Box::new(Untouched)
+/// Anthropic deployment): the bytes go on as they are, the provider's usage read on the way.
+pub fn native_stream(wire: Wire) -> Box<dyn StreamTranslator> {
+    match wire {
+        Wire::Anthropic => Box::new(anthropic::NativeTap::new()),
+        _ => Box::new(Untouched),
+    }
 }
 
 /// Hands stream bytes on as they are (for native passthrough).

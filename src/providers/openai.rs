@@ -3,7 +3,9 @@
 
 use super::{content_type_json, header, Call, Provider, ProviderRequest, StreamTranslator};
 use crate::canonical::json_scan;
+use crate::canonical::request::Operation;
 use crate::canonical::sse::{event_data, EventSplitter};
+use crate::canonical::Usage;
 use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use bytes::{Bytes, BytesMut};
@@ -31,7 +33,7 @@ impl Provider for OpenAi {
         Ok(ProviderRequest {
             path_and_query: endpoint.path_for(call.op.path(), None),
             headers: call.deployment.headers.clone(),
-            body: call.body.with_model(call.upstream_model),
+            body: asking_stream_usage(call, call.body.with_model(call.upstream_model)),
         })
     }
 
@@ -40,25 +42,55 @@ impl Provider for OpenAi {
     }
 
     fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
-        Box::new(PassthroughStream::new(call.alias))
+        Box::new(PassthroughStream::new(call.alias, call.body.include_usage))
     }
 }
 
-/// Passes OpenAI SSE through event by event, setting each chunk's `model` to the alias and
-/// making sure the stream ends with `data: [DONE]`.
+/// The upstream body for an OpenAI-compatible provider: when the call streams and the client
+/// did not ask for the usage chunk, the provider is asked for it anyway (the gateway bills from
+/// it); [`PassthroughStream`] then keeps it from the client.
+pub(super) fn asking_stream_usage(call: &Call<'_>, body: Bytes) -> Bytes {
+    if !call.body.stream || call.body.include_usage || call.op == Operation::Embedding {
+        return body;
+    }
+    json_scan::with_stream_usage(&body).unwrap_or(body)
+}
+
+/// Passes OpenAI SSE through event by event, setting each chunk's `model` to the alias, reading
+/// the provider's usage, and making sure the stream ends with `data: [DONE]`.
+///
+/// When the client did not ask for usage (the gateway did, see [`asking_stream_usage`]) the
+/// usage-only chunk (`"choices": []`) is dropped and a `usage` member on any other chunk (some
+/// providers put it on the last content chunk, OpenAI sends `"usage": null` on every chunk) is
+/// removed: the client sees the stream it asked for.
 pub struct PassthroughStream {
     splitter: EventSplitter,
     alias_json: Vec<u8>,
     done: bool,
+    /// `stream_options.include_usage` as the client sent it.
+    include_usage: bool,
+    /// Drop chunks with no choices and no usage (Azure's `prompt_filter_results` chunk, whose
+    /// empty id and model would break the one-id-per-stream rule).
+    drop_choiceless: bool,
+    usage: Option<Usage>,
 }
 
 impl PassthroughStream {
-    pub fn new(alias: &str) -> Self {
+    pub fn new(alias: &str, include_usage: bool) -> Self {
         PassthroughStream {
             splitter: EventSplitter::default(),
             alias_json: json_scan::quote(alias),
             done: false,
+            include_usage,
+            drop_choiceless: false,
+            usage: None,
         }
+    }
+
+    /// Azure's stream: its choiceless content-filter chunks are dropped.
+    pub fn dropping_choiceless_chunks(mut self) -> Self {
+        self.drop_choiceless = true;
+        self
     }
 
     fn emit(&mut self, event: &[u8], out: &mut BytesMut) {
@@ -74,6 +106,9 @@ impl PassthroughStream {
             out.extend_from_slice(b"data: [DONE]\n\n");
             return;
         }
+        let Some(data) = self.chunk_for_client(data) else {
+            return;
+        };
         out.extend_from_slice(b"data: ");
         match json_scan::find_top_level_value(&data, "model") {
             Some(span) => {
@@ -85,6 +120,40 @@ impl PassthroughStream {
         }
         out.extend_from_slice(b"\n\n");
     }
+
+    /// The chunk as the client gets it, having read its usage; `None`: not for the client.
+    fn chunk_for_client(&mut self, data: Vec<u8>) -> Option<Bytes> {
+        let data = Bytes::from(data);
+        let usage_span = json_scan::find_top_level_value(&data, "usage");
+        if usage_span.is_none() && !self.drop_choiceless {
+            return Some(data);
+        }
+        let usage = usage_span.and_then(|span| {
+            let value = serde_json::from_slice(&data[span]).ok()?;
+            Usage::from_openai(&value)
+        });
+        if usage.is_some() {
+            self.usage = usage;
+        }
+        let choiceless = json_scan::find_top_level_value(&data, "choices")
+            .is_some_and(|span| is_empty_array(&data[span]));
+        let unasked_usage_chunk = usage.is_some() && !self.include_usage;
+        let filter_chunk = usage.is_none() && self.drop_choiceless;
+        if choiceless && (unasked_usage_chunk || filter_chunk) {
+            return None;
+        }
+        if self.include_usage {
+            return Some(data);
+        }
+        Some(json_scan::remove_top_level(&data, "usage").unwrap_or(data))
+    }
+}
+
+/// `[]`, whitespace allowed inside.
+fn is_empty_array(json: &[u8]) -> bool {
+    json.strip_prefix(b"[")
+        .and_then(|rest| rest.strip_suffix(b"]"))
+        .is_some_and(|inner| inner.trim_ascii().is_empty())
 }
 
 impl StreamTranslator for PassthroughStream {
@@ -108,6 +177,10 @@ impl StreamTranslator for PassthroughStream {
         }
     }
 
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
     fn failure(&mut self) -> Option<GatewayError> {
         self.splitter.failure()
     }
@@ -118,7 +191,7 @@ mod tests {
     use super::*;
 
     fn run(chunks: &[&[u8]]) -> String {
-        let mut t = PassthroughStream::new("my-alias");
+        let mut t = PassthroughStream::new("my-alias", false);
         let mut out = BytesMut::new();
         for c in chunks {
             t.feed(c, &mut out);

@@ -11,12 +11,12 @@ fn sse_translators() -> Vec<(&'static str, Box<dyn StreamTranslator>, &'static [
     vec![
         (
             "openai",
-            Box::new(openai::PassthroughStream::new("a")),
+            Box::new(openai::PassthroughStream::new("a", false)),
             OPENAI,
         ),
         (
             "text_completion",
-            Box::new(text_completion::CompletionToChatStream::new("a")),
+            Box::new(text_completion::CompletionToChatStream::new("a", false)),
             OPENAI,
         ),
         (
@@ -42,7 +42,7 @@ fn sse_translators() -> Vec<(&'static str, Box<dyn StreamTranslator>, &'static [
         (
             "chained",
             Box::new(Chained::new(
-                Box::new(openai::PassthroughStream::new("a")),
+                Box::new(openai::PassthroughStream::new("a", false)),
                 Box::new(OpenAiToAnthropicStream::new("a")),
             )),
             OPENAI,

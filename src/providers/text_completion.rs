@@ -2,10 +2,11 @@
 //! requests pass through; chat requests become a prompt, and the text answers become chat
 //! messages again, streamed or not.
 
-use super::openai::{OpenAi, PassthroughStream};
+use super::openai::{asking_stream_usage, OpenAi, PassthroughStream};
 use super::{Call, Provider, ProviderRequest, StreamTranslator};
 use crate::canonical::request::Operation;
 use crate::canonical::sse::{event_data, EventSplitter};
+use crate::canonical::Usage;
 use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use bytes::{Bytes, BytesMut};
@@ -40,10 +41,13 @@ impl Provider for TextCompletion {
         Ok(ProviderRequest {
             path_and_query: endpoint.path_for(Operation::Completion.path(), None),
             headers: call.deployment.headers.clone(),
-            body: Bytes::from(chat_to_completion(
-                &call.body.to_value(),
-                call.upstream_model,
-            )?),
+            body: asking_stream_usage(
+                call,
+                Bytes::from(chat_to_completion(
+                    &call.body.to_value(),
+                    call.upstream_model,
+                )?),
+            ),
         })
     }
 
@@ -65,9 +69,12 @@ impl Provider for TextCompletion {
 
     fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
         if call.op != Operation::Chat {
-            return Box::new(PassthroughStream::new(call.alias));
+            return Box::new(PassthroughStream::new(call.alias, call.body.include_usage));
         }
-        Box::new(CompletionToChatStream::new(call.alias))
+        Box::new(CompletionToChatStream::new(
+            call.alias,
+            call.body.include_usage,
+        ))
     }
 }
 
@@ -140,19 +147,26 @@ fn completion_to_chat(v: &Value, alias: &str, chunk: bool) -> Value {
     out
 }
 
-/// A `/completions` stream as `chat.completion.chunk` events.
+/// Completion chunks as chat chunks. The provider was asked for usage (see
+/// `asking_stream_usage`); when the client was not, its usage-only chunk is dropped and
+/// `usage` removed from the others, as `PassthroughStream` does.
 pub struct CompletionToChatStream {
     splitter: EventSplitter,
     alias: String,
     done: bool,
+    /// `stream_options.include_usage` as the client sent it.
+    include_usage: bool,
+    usage: Option<Usage>,
 }
 
 impl CompletionToChatStream {
-    pub fn new(alias: &str) -> Self {
+    pub fn new(alias: &str, include_usage: bool) -> Self {
         CompletionToChatStream {
             splitter: EventSplitter::default(),
             alias: alias.to_string(),
             done: false,
+            include_usage,
+            usage: None,
         }
     }
 
@@ -165,15 +179,25 @@ impl CompletionToChatStream {
             out.extend_from_slice(b"data: [DONE]\n\n");
             return;
         }
-        if let Ok(v) = serde_json::from_slice::<Value>(&data) {
-            out.extend_from_slice(b"data: ");
-            out.extend_from_slice(
-                completion_to_chat(&v, &self.alias, true)
-                    .to_string()
-                    .as_bytes(),
-            );
-            out.extend_from_slice(b"\n\n");
+        let Ok(v) = serde_json::from_slice::<Value>(&data) else {
+            return;
+        };
+        let mut chunk = completion_to_chat(&v, &self.alias, true);
+        if let Some(usage) = chunk.get("usage").and_then(Usage::from_openai) {
+            self.usage = Some(usage);
+            let choiceless = chunk["choices"].as_array().is_some_and(Vec::is_empty);
+            if choiceless && !self.include_usage {
+                return;
+            }
         }
+        if !self.include_usage {
+            if let Some(obj) = chunk.as_object_mut() {
+                obj.remove("usage");
+            }
+        }
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(chunk.to_string().as_bytes());
+        out.extend_from_slice(b"\n\n");
     }
 }
 
@@ -195,6 +219,10 @@ impl StreamTranslator for CompletionToChatStream {
         if !self.done {
             out.extend_from_slice(b"data: [DONE]\n\n");
         }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
     }
 
     fn failure(&mut self) -> Option<GatewayError> {

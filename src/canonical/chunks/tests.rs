@@ -102,10 +102,15 @@ fn usage_comes_last_only_when_asked_for_and_done_only_once() {
     assert_eq!(d.dones, 1);
     assert!(w.is_done());
 
+    assert_eq!(w.usage().map(|u| u.total_tokens), Some(3));
+
     let mut w = ChunkWriter::new("m", false, 0);
     let mut out = BytesMut::new();
-    w.close(|| panic!("usage is not built unless asked for"), &mut out);
+    assert_eq!(w.usage(), None);
+    w.close(usage, &mut out);
     assert_eq!(text(&out), "data: [DONE]\n\n");
+    let kept = w.usage().unwrap();
+    assert_eq!((kept.prompt_tokens, kept.completion_tokens), (1, 2));
 }
 
 #[test]

@@ -1,13 +1,14 @@
 //! The `anthropic/` provider: Anthropic's Messages API at `{api_base}/v1/messages`, keyed by
 //! `x-api-key` with `anthropic-version`, using the pure translations beside this file.
 
-use super::{error, request, response, stream, API_VERSION};
+use super::{error, native_tap, request, response, stream, API_VERSION};
 use crate::canonical::request::Operation;
+use crate::canonical::Usage;
 use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use crate::providers::{
     content_type_json, header, provider_error, unix_now, Call, Provider, ProviderRequest,
-    StreamTranslator, Untouched,
+    StreamTranslator,
 };
 use crate::upstream::Endpoint;
 use bytes::{Bytes, BytesMut};
@@ -74,7 +75,7 @@ impl Provider for Anthropic {
 
     fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
         if call.native {
-            return Box::new(Untouched);
+            return Box::new(native_tap::NativeTap::new());
         }
         Box::new(stream::StreamDecoder::new(
             call.alias,
@@ -87,6 +88,13 @@ impl Provider for Anthropic {
         let (status, message, kind) = error::map_error(status, body);
         provider_error("Anthropic", call.group, status, &message, kind)
     }
+
+    fn answer_usage(&self, call: &Call<'_>, answer: &[u8]) -> Option<Usage> {
+        if call.native {
+            return native_tap::native_usage(answer);
+        }
+        Usage::from_openai_body(answer)
+    }
 }
 
 impl StreamTranslator for stream::StreamDecoder {
@@ -96,6 +104,11 @@ impl StreamTranslator for stream::StreamDecoder {
     fn finish(&mut self, out: &mut BytesMut) {
         stream::StreamDecoder::finish(self, out)
     }
+
+    fn usage(&self) -> Option<Usage> {
+        stream::StreamDecoder::usage(self)
+    }
+
     fn failure(&mut self) -> Option<GatewayError> {
         stream::StreamDecoder::failure(self)
     }

@@ -7,10 +7,11 @@
 
 use super::error::{openai_kind, openai_status, status_for_type};
 use super::request::JSON_MODE_TOOL;
-use super::response::{finish_reason, openai_usage, token_counts};
+use super::response::{finish_reason, openai_usage};
 use crate::canonical::chunks::ChunkWriter;
 use crate::canonical::params::str_field;
 use crate::canonical::sse::{EventSplitter, SseDecoder};
+use crate::canonical::Usage;
 use crate::error::{kind_for_status, GatewayError};
 use bytes::BytesMut;
 use serde_json::{json, Value};
@@ -45,14 +46,17 @@ impl StreamDecoder {
         self.finish_sse(out);
     }
 
+    /// The provider's counts once its stream has reported any (also after an error event,
+    /// and whether or not the client asked for a usage chunk), cache and reasoning included.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+            .as_ref()
+            .and_then(|u| Usage::from_openai(&openai_usage(u)))
+    }
+
     /// Set once an event outgrew the splitter's bound.
     pub fn failure(&self) -> Option<GatewayError> {
         self.splitter.failure()
-    }
-
-    /// `(prompt_tokens, completion_tokens)` once the upstream has reported any usage.
-    pub fn usage(&self) -> Option<(u64, u64)> {
-        self.usage.as_ref().map(token_counts)
     }
 
     fn block_start(&mut self, data: &Value, out: &mut BytesMut) {
@@ -88,18 +92,6 @@ impl StreamDecoder {
             }
             // `signature_delta`, `citations_delta` and later additions.
             _ => {}
-        }
-    }
-
-    fn merge_usage(&mut self, usage: Option<&Value>) {
-        let Some(fields) = usage.and_then(Value::as_object) else {
-            return;
-        };
-        let merged = self.usage.get_or_insert_with(|| json!({}));
-        if let Some(merged) = merged.as_object_mut() {
-            for (name, value) in fields.iter().filter(|(_, v)| !v.is_null()) {
-                merged.insert(name.clone(), value.clone());
-            }
         }
     }
 
@@ -149,13 +141,13 @@ impl SseDecoder for StreamDecoder {
                 if let Some(id) = message.get("id").and_then(Value::as_str) {
                     self.chunks.set_id(id);
                 }
-                self.merge_usage(message.get("usage"));
+                merge_usage(&mut self.usage, message.get("usage"));
                 self.chunks.start(CHOICE, out);
             }
             Some("content_block_start") => self.block_start(&data, out),
             Some("content_block_delta") => self.block_delta(&data, out),
             Some("message_delta") => {
-                self.merge_usage(data.get("usage"));
+                merge_usage(&mut self.usage, data.get("usage"));
                 let stop = data.pointer("/delta/stop_reason").and_then(Value::as_str);
                 if let Some(stop) = stop {
                     self.write_finish(stop, out);
@@ -172,6 +164,20 @@ impl SseDecoder for StreamDecoder {
     fn on_end(&mut self, out: &mut BytesMut) {
         self.chunks
             .close(|| self.usage.as_ref().map(openai_usage), out);
+    }
+}
+
+/// Anthropic's usage fields into `merged`, latest value of each: `message_start` gives the
+/// input counts, `message_delta` the (cumulative) output count and sometimes input again.
+pub(super) fn merge_usage(merged: &mut Option<Value>, usage: Option<&Value>) {
+    let Some(fields) = usage.and_then(Value::as_object) else {
+        return;
+    };
+    let merged = merged.get_or_insert_with(|| json!({}));
+    if let Some(merged) = merged.as_object_mut() {
+        for (name, value) in fields.iter().filter(|(_, v)| !v.is_null()) {
+            merged.insert(name.clone(), value.clone());
+        }
     }
 }
 

@@ -85,11 +85,6 @@ pub(crate) fn openai_usage(usage: &Value) -> Value {
     anthropic::openai_usage(&as_anthropic_usage(usage))
 }
 
-/// `(prompt_tokens, completion_tokens)` of a Converse usage object.
-pub(crate) fn token_counts(usage: &Value) -> (u64, u64) {
-    anthropic::token_counts(&as_anthropic_usage(usage))
-}
-
 /// A fresh `chatcmpl-...` id: Converse answers carry none.
 pub(crate) fn completion_id() -> String {
     let mut bytes = [0u8; 12];

@@ -10,11 +10,12 @@
 //! and the `metadata` event after it the usage, so the usage chunk and `[DONE]` follow when the
 //! upstream body ends; `[DONE]` is written exactly once whatever happens.
 
-use super::converse_response::{completion_id, finish_reason, openai_usage, token_counts};
+use super::converse_response::{completion_id, finish_reason, openai_usage};
 use super::error::{openai_kind, status_for_type};
 use super::eventstream::{EventStreamDecoder, Message};
 use crate::canonical::chunks::ChunkWriter;
 use crate::canonical::params::str_field;
+use crate::canonical::Usage;
 use crate::error::{kind_for_status, GatewayError};
 use crate::providers::anthropic::stream::ToolBlocks;
 use crate::providers::StreamTranslator;
@@ -83,9 +84,12 @@ impl StreamDecoder {
             .close(|| self.usage.as_ref().map(openai_usage), out);
     }
 
-    /// `(prompt_tokens, completion_tokens)` once the upstream has reported usage.
-    pub fn usage(&self) -> Option<(u64, u64)> {
-        self.usage.as_ref().map(token_counts)
+    /// The provider's counts once its stream has reported any (also after an error event,
+    /// and whether or not the client asked for a usage chunk), cache and reasoning included.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+            .as_ref()
+            .and_then(|u| Usage::from_openai(&openai_usage(u)))
     }
 
     fn handle_message(&mut self, message: &Message, out: &mut BytesMut) {
@@ -180,6 +184,10 @@ impl StreamTranslator for StreamDecoder {
 
     fn finish(&mut self, out: &mut BytesMut) {
         StreamDecoder::finish(self, out);
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        StreamDecoder::usage(self)
     }
 
     fn failure(&mut self) -> Option<GatewayError> {

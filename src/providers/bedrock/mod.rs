@@ -30,7 +30,7 @@ use super::{
     content_type_json, provider_error, unix_now, Call, Provider, ProviderRequest, StreamTranslator,
 };
 use crate::canonical::request::Operation;
-use crate::canonical::RequestBody;
+use crate::canonical::{RequestBody, Usage};
 use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use bytes::Bytes;
@@ -114,12 +114,25 @@ impl Provider for Bedrock {
                 unix_now(),
             )),
             // Nothing else streams; pass through whatever comes.
-            _ => Box::new(PassthroughStream::new(call.alias)),
+            _ => Box::new(PassthroughStream::new(call.alias, call.body.include_usage)),
         }
     }
 
     fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {
         aws_error(call, error::map_error(status, body))
+    }
+
+    /// Cohere's embedding answers on Bedrock carry no token count in the body (Bedrock sends
+    /// it in the `x-amzn-bedrock-input-token-count` header): their usage is not the provider's.
+    fn answer_usage(&self, call: &Call<'_>, answer: &[u8]) -> Option<Usage> {
+        let cohere = matches!(
+            EmbeddingModel::for_model(model_id(call.upstream_model)),
+            Some(EmbeddingModel::Cohere)
+        );
+        if call.op == Operation::Embedding && cohere {
+            return None;
+        }
+        Usage::from_openai_body(answer)
     }
 
     /// Titan takes one input per InvokeModel call: several inputs become several calls.

@@ -19,6 +19,7 @@ use super::error::map_error;
 use super::sigv4::encode_path_segment;
 use crate::canonical::params::unsupported_params_error;
 use crate::canonical::request::Operation;
+use crate::canonical::Usage;
 use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use crate::providers::{
@@ -139,6 +140,12 @@ pub fn tgi_to_openai(answer: &Value, prompt: &str, alias: &str, created: u64) ->
         .get("generated_tokens")
         .and_then(Value::as_u64)
         .unwrap_or(0);
+    // TGI lists the prompt's tokens in `prefill` only when asked (`decoder_input_details`),
+    // which the gateway does not ask: the list is as long as the prompt. Otherwise 0.
+    let prompt_tokens = details
+        .get("prefill")
+        .and_then(Value::as_array)
+        .map_or(0, |p| p.len() as u64);
     json!({
         "id": completion_id(),
         "object": "chat.completion",
@@ -149,9 +156,8 @@ pub fn tgi_to_openai(answer: &Value, prompt: &str, alias: &str, created: u64) ->
             "message": {"role": "assistant", "content": text},
             "finish_reason": finish,
         }],
-        // TGI reports no prompt token count.
-        "usage": {"prompt_tokens": 0, "completion_tokens": completion_tokens,
-                  "total_tokens": completion_tokens},
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens.saturating_add(completion_tokens)},
     })
 }
 
@@ -220,6 +226,8 @@ pub struct BufferedStream {
     overflow: bool,
     include_usage: bool,
     to_completion: ToCompletion,
+    /// The replayed answer's `usage`, written to the client or not.
+    usage: Option<Usage>,
 }
 
 impl BufferedStream {
@@ -229,6 +237,7 @@ impl BufferedStream {
             overflow: false,
             include_usage,
             to_completion,
+            usage: None,
         }
     }
 
@@ -256,6 +265,7 @@ impl StreamTranslator for BufferedStream {
         }
         match (self.to_completion)(&self.buf) {
             Some(completion) => {
+                self.usage = completion.get("usage").and_then(Usage::from_openai);
                 out.extend_from_slice(&completion_to_sse(&completion, self.include_usage))
             }
             None => {
@@ -265,6 +275,11 @@ impl StreamTranslator for BufferedStream {
             }
         }
     }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
     fn failure(&mut self) -> Option<GatewayError> {
         self.overflow.then(|| {
             let bound = MAX_BUFFERED / (1024 * 1024);

@@ -10,10 +10,11 @@
 //! `tool-plan-delta` (Cohere's reasoning before tool calls), citations and `debug` events have
 //! no OpenAI counterpart and are skipped, as LiteLLM does.
 
-use super::response::{finish_reason, openai_usage, token_counts};
+use super::response::{finish_reason, openai_usage};
 use crate::canonical::chunks::ChunkWriter;
 use crate::canonical::params::str_field;
 use crate::canonical::sse::{EventSplitter, SseDecoder};
+use crate::canonical::Usage;
 use crate::error::GatewayError;
 use crate::providers::StreamTranslator;
 use bytes::BytesMut;
@@ -42,9 +43,12 @@ impl StreamDecoder {
         }
     }
 
-    /// `(prompt_tokens, completion_tokens)` once Cohere has reported usage.
-    pub fn usage(&self) -> Option<(u64, u64)> {
-        self.usage.as_ref().map(token_counts)
+    /// The provider's counts once its stream has reported any (also after an error event,
+    /// and whether or not the client asked for a usage chunk), cache and reasoning included.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+            .as_ref()
+            .and_then(|u| Usage::from_openai(&openai_usage(u)))
     }
 
     fn tool_call_start(&mut self, data: &Value, out: &mut BytesMut) {
@@ -156,6 +160,10 @@ impl StreamTranslator for StreamDecoder {
 
     fn finish(&mut self, out: &mut BytesMut) {
         self.finish_sse(out);
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        StreamDecoder::usage(self)
     }
 
     fn failure(&mut self) -> Option<GatewayError> {

@@ -38,6 +38,7 @@ use super::{
     StreamTranslator,
 };
 use crate::canonical::request::Operation;
+use crate::canonical::Usage;
 use crate::deployment::Deployment;
 use crate::error::GatewayError;
 use bytes::Bytes;
@@ -115,6 +116,14 @@ impl Provider for Gemini {
     fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {
         let (status, message, kind) = error::map_error(status, body);
         litellm_error(call, status, &message, kind)
+    }
+
+    /// `batchEmbedContents` reports no token counts: the answer's usage is an estimate.
+    fn answer_usage(&self, call: &Call<'_>, answer: &[u8]) -> Option<Usage> {
+        if call.op == Operation::Embedding {
+            return None;
+        }
+        Usage::from_openai_body(answer)
     }
 }
 

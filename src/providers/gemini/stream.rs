@@ -9,11 +9,11 @@
 
 use super::error::map_error;
 use super::response::{
-    blocked, candidate_index, finish_reason, openai_usage, read_parts, response_id, token_counts,
-    tool_call,
+    blocked, candidate_index, finish_reason, openai_usage, read_parts, response_id, tool_call,
 };
 use crate::canonical::chunks::ChunkWriter;
 use crate::canonical::sse::{EventSplitter, SseDecoder};
+use crate::canonical::Usage;
 use crate::error::GatewayError;
 use crate::providers::StreamTranslator;
 use bytes::BytesMut;
@@ -40,9 +40,12 @@ impl StreamDecoder {
         }
     }
 
-    /// `(prompt_tokens, completion_tokens)` once the upstream has reported any usage.
-    pub fn usage(&self) -> Option<(u64, u64)> {
-        self.usage.as_ref().map(token_counts)
+    /// The provider's counts once its stream has reported any (also after an error event,
+    /// and whether or not the client asked for a usage chunk), cache and reasoning included.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+            .as_ref()
+            .and_then(|u| Usage::from_openai(&openai_usage(u)))
     }
 
     fn handle_candidate(&mut self, index: u64, candidate: &Value, out: &mut BytesMut) {
@@ -129,6 +132,10 @@ impl StreamTranslator for StreamDecoder {
 
     fn finish(&mut self, out: &mut BytesMut) {
         self.finish_sse(out);
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        StreamDecoder::usage(self)
     }
 
     fn failure(&mut self) -> Option<GatewayError> {

@@ -19,7 +19,7 @@ use crate::providers::anthropic;
 use crate::providers::{
     content_type_json, header, unix_now, Call, Provider, ProviderRequest, StreamTranslator,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -129,7 +129,7 @@ impl Provider for VertexAi {
         if is_claude(call.upstream_model) {
             let decoder =
                 anthropic::stream::StreamDecoder::new(call.alias, include_usage, unix_now());
-            return Box::new(ClaudeStream(decoder));
+            return Box::new(decoder);
         }
         Box::new(StreamDecoder::new(call.alias, include_usage, unix_now()))
     }
@@ -188,21 +188,4 @@ fn project(d: &Deployment) -> Result<String, GatewayError> {
                 d.id
             ))
         })
-}
-
-/// Anthropic's stream decoder behind the provider trait.
-struct ClaudeStream(anthropic::stream::StreamDecoder);
-
-impl StreamTranslator for ClaudeStream {
-    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        self.0.feed(chunk, out);
-    }
-
-    fn finish(&mut self, out: &mut BytesMut) {
-        self.0.finish(out);
-    }
-
-    fn failure(&mut self) -> Option<GatewayError> {
-        self.0.failure()
-    }
 }

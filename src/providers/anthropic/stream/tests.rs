@@ -40,7 +40,12 @@ fn text_stream_decodes_identically_for_every_chunking() {
 #[test]
 fn usage_accumulates_from_message_start_and_message_delta() {
     let (out, decoder) = run(&[TEXT.as_bytes()], true);
-    assert_eq!(decoder.usage(), Some((25, 15)));
+    assert_eq!(
+        decoder
+            .usage()
+            .map(|u| (u.prompt_tokens, u.completion_tokens)),
+        Some((25, 15))
+    );
     let usage = decode(&out).usage.unwrap();
     assert_eq!(usage["prompt_tokens"], 25);
     assert_eq!(usage["completion_tokens"], 15);
@@ -52,7 +57,12 @@ fn usage_accumulates_from_message_start_and_message_delta() {
 fn no_usage_chunk_unless_asked() {
     let (out, decoder) = run(&[TEXT.as_bytes()], false);
     assert!(decode(&out).usage.is_none());
-    assert_eq!(decoder.usage(), Some((25, 15)));
+    assert_eq!(
+        decoder
+            .usage()
+            .map(|u| (u.prompt_tokens, u.completion_tokens)),
+        Some((25, 15))
+    );
 }
 
 #[test]
@@ -160,7 +170,12 @@ fn done_is_written_once_even_if_the_upstream_stops_early() {
     assert_eq!(d.content, "Hello!");
     assert!(d.finish_reasons.is_empty());
     assert_eq!(d.dones, 1);
-    assert_eq!(decoder.usage(), Some((25, 1)));
+    assert_eq!(
+        decoder
+            .usage()
+            .map(|u| (u.prompt_tokens, u.completion_tokens)),
+        Some((25, 1))
+    );
 
     let mut decoder = StreamDecoder::new("a", false, 0);
     let mut out = BytesMut::new();
@@ -189,4 +204,37 @@ fn json_mode_tool_streams_as_content() {
 fn garbage_is_ignored_without_panicking() {
     let (out, _) = run(&[b"data: {not json\n\n: comment\n\ndata: [1,2]\n\ndata: {\"type\":\"content_block_delta\"}\n\n"], true);
     assert_eq!(out, "data: [DONE]\n\n");
+}
+
+#[test]
+fn usage_is_the_fixtures_whether_or_not_the_client_asked() {
+    let want = Usage {
+        prompt_tokens: 25,
+        completion_tokens: 15,
+        total_tokens: 40,
+        ..Usage::default()
+    };
+    let make = |include_usage| Box::new(StreamDecoder::new("my-claude", include_usage, 0));
+    chunking::usage_either_way(TEXT.as_bytes(), make, want);
+}
+
+#[test]
+fn cache_reads_and_writes_are_kept_in_the_usage() {
+    let sse = concat!(
+        "event: message_start\n",
+        r#"data: {"type":"message_start","message":{"id":"msg_c","usage":{"input_tokens":10,"cache_read_input_tokens":20,"cache_creation_input_tokens":5,"output_tokens":1}}}"#,
+        "\n\nevent: message_delta\n",
+        r#"data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7}}"#,
+        "\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+    );
+    let want = Usage {
+        prompt_tokens: 35,
+        completion_tokens: 7,
+        total_tokens: 42,
+        cached_prompt_tokens: 20,
+        cache_creation_tokens: 5,
+        reasoning_tokens: 0,
+    };
+    let make = |include_usage| Box::new(StreamDecoder::new("my-claude", include_usage, 0));
+    chunking::usage_either_way(sse.as_bytes(), make, want);
 }

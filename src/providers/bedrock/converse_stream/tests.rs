@@ -93,7 +93,12 @@ fn usage_chunk_comes_last_when_asked_for() {
     assert_eq!(usage["total_tokens"], 26);
     assert!(d.chunks.last().unwrap().get("usage").is_some());
     let (_, decoder) = run(&[&binary(TEXT)], false);
-    assert_eq!(decoder.usage(), Some((14, 12)));
+    assert_eq!(
+        decoder
+            .usage()
+            .map(|u| (u.prompt_tokens, u.completion_tokens)),
+        Some((14, 12))
+    );
 }
 
 #[test]
@@ -251,4 +256,16 @@ fn nothing_after_done_and_no_panic_on_odd_payloads() {
     let text = String::from_utf8(out.to_vec()).unwrap();
     assert_eq!(text.matches("[DONE]").count(), 1);
     assert!(!text.contains("late"));
+}
+
+#[test]
+fn usage_is_the_fixtures_whether_or_not_the_client_asked() {
+    let want = Usage {
+        prompt_tokens: 14,
+        completion_tokens: 12,
+        total_tokens: 26,
+        ..Usage::default()
+    };
+    let make = |include_usage| Box::new(StreamDecoder::new("my-claude", include_usage, 0));
+    chunking::usage_either_way(&binary(TEXT), make, want);
 }

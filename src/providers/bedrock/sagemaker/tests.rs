@@ -2,6 +2,7 @@
 
 use super::super::tests::{assert_signed, body, call, creds, deployment, KEYS};
 use super::*;
+use crate::canonical::chunks::test_support::usage_either_way;
 
 const TGI: &str = include_str!("../../../../tests/fixtures/bedrock/tgi_response.json");
 
@@ -173,6 +174,46 @@ fn chat_answers_take_the_alias() {
     assert!(err.message.starts_with(
         "litellm.APIError: APIError: SagemakerException - Received client error (400)"
     ));
+}
+
+#[test]
+fn simulated_streams_report_the_answers_usage_whether_or_not_asked() {
+    let d = deployment("sagemaker", "tgi-llama", None, KEYS);
+    let request = |include_usage: bool| {
+        body(
+            Operation::Chat,
+            json!({"model": "m", "messages": messages(), "stream": true,
+                   "stream_options": {"include_usage": include_usage}}),
+        )
+    };
+    // TGI: `generated_tokens` and, when listed, the `prefill` tokens.
+    let tgi = br#"[{"generated_text":"Paris.","details":{"finish_reason":"eos_token","generated_tokens":3,"prefill":[{"id":1,"text":"a"},{"id":2,"text":"b"}]}}]"#;
+    let want = Usage {
+        prompt_tokens: 2,
+        completion_tokens: 3,
+        total_tokens: 5,
+        ..Usage::default()
+    };
+    let translator = |include_usage| {
+        let b = request(include_usage);
+        let c = call(Operation::Chat, &b, &d, "tgi-llama");
+        Sagemaker.stream_translator(&c)
+    };
+    usage_either_way(tgi, translator, want);
+
+    let chat = br#"{"id":"x","object":"chat.completion","model":"tgi","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":11,"completion_tokens":4,"total_tokens":15}}"#;
+    let want = Usage {
+        prompt_tokens: 11,
+        completion_tokens: 4,
+        total_tokens: 15,
+        ..Usage::default()
+    };
+    let translator = |include_usage| {
+        let b = request(include_usage);
+        let c = call(Operation::Chat, &b, &d, "ep");
+        SagemakerChat.stream_translator(&c)
+    };
+    usage_either_way(chat, translator, want);
 }
 
 #[test]

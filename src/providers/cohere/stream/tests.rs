@@ -52,7 +52,12 @@ fn a_multibyte_character_split_across_reads_survives() {
 #[test]
 fn usage_comes_from_message_end_tokens() {
     let (out, decoder) = run(&[TEXT.as_bytes()], true);
-    assert_eq!(decoder.usage(), Some((1061, 59)));
+    assert_eq!(
+        decoder
+            .usage()
+            .map(|u| (u.prompt_tokens, u.completion_tokens)),
+        Some((1061, 59))
+    );
     let usage = decode(&out).usage.unwrap();
     assert_eq!(
         usage,
@@ -65,7 +70,12 @@ fn usage_comes_from_message_end_tokens() {
 fn no_usage_chunk_unless_asked() {
     let (out, decoder) = run(&[TEXT.as_bytes()], false);
     assert!(decode(&out).usage.is_none());
-    assert_eq!(decoder.usage(), Some((1061, 59)));
+    assert_eq!(
+        decoder
+            .usage()
+            .map(|u| (u.prompt_tokens, u.completion_tokens)),
+        Some((1061, 59))
+    );
 }
 
 #[test]
@@ -201,4 +211,17 @@ fn works_as_a_boxed_stream_translator() {
     let d = decode(std::str::from_utf8(&out).unwrap());
     assert_eq!(d.content, "It is currently 24°C in Madrid.");
     assert_eq!(d.dones, 1);
+}
+
+#[test]
+fn usage_is_the_fixtures_whether_or_not_the_client_asked() {
+    // `tokens`, not `billed_units`: what the model read and wrote.
+    let want = Usage {
+        prompt_tokens: 1061,
+        completion_tokens: 59,
+        total_tokens: 1120,
+        ..Usage::default()
+    };
+    let make = |include_usage| Box::new(StreamDecoder::new("my-command", include_usage, 0));
+    chunking::usage_either_way(TEXT.as_bytes(), make, want);
 }
