@@ -81,7 +81,7 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(21));
     g.bench_function("passthrough_20_chunks", |b| {
         b.iter(|| {
-            let mut t = PassthroughStream::new("gpt-4o-mini");
+            let mut t = PassthroughStream::new("gpt-4o-mini", true);
             let mut out = BytesMut::with_capacity(stream.len() + 64);
             for piece in stream.chunks(512) {
                 t.feed(piece, &mut out);

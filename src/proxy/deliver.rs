@@ -54,10 +54,10 @@ pub async fn whole(
     status: u16,
     body: Bytes,
     response: Option<UpstreamResponse>,
-    usage: Option<Usage>,
+    usage: Option<(Usage, UsageSource)>,
 ) -> Committed {
-    if let Some(usage) = usage {
-        record_usage(gateway, ctx, usage, UsageSource::Provider);
+    if let Some((usage, source)) = usage {
+        record_usage(gateway, ctx, usage, source);
     }
     let head = response.as_ref().map(|r| r.header());
     let written = respond::json(session, ctx, status, body, head).await;
@@ -320,15 +320,17 @@ fn first_byte(
 fn finish_usage(gateway: &Gateway, ctx: &mut RequestCtx, usage: Option<Usage>, call: &Call<'_>) {
     match usage {
         Some(u) => record_usage(gateway, ctx, u, UsageSource::Provider),
-        None => {
-            let prompt = (call.body.raw().len() / 4) as u64;
-            let estimate = Usage {
-                prompt_tokens: prompt,
-                total_tokens: prompt,
-                ..Usage::default()
-            };
-            record_usage(gateway, ctx, estimate, UsageSource::Estimate);
-        }
+        None => record_usage(gateway, ctx, estimated_usage(call), UsageSource::Estimate),
+    }
+}
+
+/// When the provider gave no counts: the prompt at four bytes a token, no output known.
+pub fn estimated_usage(call: &Call<'_>) -> Usage {
+    let prompt = (call.body.raw().len() / 4) as u64;
+    Usage {
+        prompt_tokens: prompt,
+        total_tokens: prompt,
+        ..Usage::default()
     }
 }
 

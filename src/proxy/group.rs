@@ -122,10 +122,9 @@ pub async fn run(
             }) => {
                 state.record_latency(sent_at.elapsed(), false);
                 attempt_ended(job, ctx, &deployment, None, sent_at);
-                let usage = if native {
-                    native_usage(wire, &body)
-                } else {
-                    Usage::from_openai_body(&body)
+                let usage = match providers::for_wire(wire).answer_usage(&call, &body) {
+                    Some(u) => (u, UsageSource::Provider),
+                    None => (deliver::estimated_usage(&call), UsageSource::Estimate),
                 };
                 let body = if native {
                     body
@@ -139,7 +138,7 @@ pub async fn run(
                     status,
                     body,
                     Some(response),
-                    usage,
+                    Some(usage),
                 )
                 .await;
                 return Ok(committed);
@@ -251,14 +250,6 @@ fn upstream_model(
     Ok(deployment.model.replacen('*', captured, 1))
 }
 
-/// The usage of an untranslated native answer (an Anthropic client calling Anthropic).
-fn native_usage(wire: Wire, body: &[u8]) -> Option<Usage> {
-    match wire {
-        Wire::Anthropic => providers::anthropic::native_usage(body),
-        _ => Usage::from_openai_body(body),
-    }
-}
-
 /// How long to wait before the next attempt: nothing when another deployment is left to try;
 /// otherwise the provider's short `retry-after`, or a brief exponential backoff.
 fn retry_wait(
@@ -290,7 +281,7 @@ async fn answer_locally(
     let model = &job.bodies.client().model;
     match mock_response::answer(job.op, request, model, text, &ctx.call_id) {
         mock_response::MockAnswer::Whole(body) => {
-            let usage = Usage::from_openai_body(&body);
+            let usage = Usage::from_openai_body(&body).map(|u| (u, UsageSource::Provider));
             let body = inbound::whole_answer(ctx.inbound, body, model)?;
             Ok(deliver::whole(job.gateway, session, ctx, 200, body, None, usage).await)
         }
