@@ -6,25 +6,47 @@
 use crate::config::DeploymentConfig;
 use crate::deployment::{Deployment, DeploymentState};
 use crate::providers;
-use crate::router::{ModelTable, StateRegistry};
+use crate::router::{LeftOut, ModelTable, StateRegistry};
 use crate::spend::prices;
 use crate::upstream::Endpoint;
 use http::{HeaderName, HeaderValue};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The router's table for `configs`; router state for deployment ids seen before is reused.
+/// The router's table for `configs`; router state for deployment ids seen before is reused. An
+/// entry with a problem of its own (found by the loader, or here) is left out of its group and
+/// logged, never fatal for the rest.
 pub fn model_table(
     configs: &[DeploymentConfig],
     group_aliases: HashMap<String, String>,
     states: &StateRegistry,
 ) -> Result<ModelTable, String> {
     let mut deployments = Vec::with_capacity(configs.len());
+    let mut left_out = Vec::new();
     for c in configs {
-        let state = states.entry(c.id.clone()).or_default().clone();
-        deployments.push((c.model_name.clone(), Arc::new(deployment(c, state)?)));
+        let built = match &c.problem {
+            Some(problem) => Err(problem.clone()),
+            None => {
+                let state = states.entry(c.id.clone()).or_default().clone();
+                deployment(c, state)
+            }
+        };
+        match built {
+            Ok(d) => deployments.push((c.model_name.clone(), Arc::new(d))),
+            Err(reason) => {
+                if c.problem.is_none() {
+                    log::warn!("config: {reason}; this deployment is left out");
+                }
+                left_out.push(LeftOut {
+                    model_name: c.model_name.clone(),
+                    model: format!("{}/{}", c.provider.name, c.model),
+                    id: c.id.clone(),
+                    reason,
+                });
+            }
+        }
     }
-    ModelTable::build(deployments, group_aliases)
+    ModelTable::build(deployments, left_out, group_aliases)
 }
 
 /// A deployment's runtime form from its config entry: endpoint parsed, prices looked up, the

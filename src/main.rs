@@ -30,6 +30,9 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0")]
     host: String,
+    /// With `-t`: fail on any warning too (for a config repository's CI).
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     pingora: Opt,
 }
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         }
     };
     let upstream = UpstreamClient::from_server_conf(&server_conf);
+    let warnings_seen = loaded.warnings.len();
     let gateway = match Gateway::with_upstream(loaded.config, upstream) {
         Ok(g) => g,
         Err(e) => {
@@ -64,9 +68,19 @@ fn main() -> ExitCode {
         }
     };
     if cli.pingora.test {
-        let aliases = gateway.snapshot.load().models.aliases().len();
+        let snapshot = gateway.snapshot.load();
+        let aliases = snapshot.models.aliases().len();
+        let left_out = snapshot.models.left_out().count();
+        let warnings = warnings_seen;
+        if cli.strict && (warnings > 0 || left_out > 0) {
+            eprintln!(
+                "{}: {warnings} warnings, {left_out} deployments left out: refused (--strict)",
+                cli.config.display()
+            );
+            return ExitCode::FAILURE;
+        }
         println!(
-            "{}: config OK ({aliases} model aliases)",
+            "{}: config OK ({aliases} model aliases, {warnings} warnings, {left_out} deployments left out)",
             cli.config.display()
         );
         return ExitCode::SUCCESS;

@@ -61,6 +61,14 @@ pub fn health(models: &ModelTable) -> Bytes {
             unhealthy.push(entry);
         }
     }
+    for l in models.left_out() {
+        unhealthy.push(json!({
+            "model": l.model,
+            "model_name": l.model_name,
+            "model_id": l.id,
+            "error": format!("left out of its group by the config: {}", l.reason),
+        }));
+    }
     Bytes::from(
         json!({
             "healthy_count": healthy.len(),

@@ -68,7 +68,10 @@ pub fn load_str(text: &str) -> Result<Loaded, ConfigErrors> {
             warnings: diag.warnings,
         })
     } else {
-        Err(ConfigErrors(diag.errors))
+        // The warnings too: a refused file's owner should see everything at once.
+        let mut all = diag.errors;
+        all.extend(diag.warnings.into_iter().map(|w| format!("warning: {w}")));
+        Err(ConfigErrors(all))
     }
 }
 

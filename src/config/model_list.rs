@@ -35,6 +35,10 @@ pub struct DeploymentConfig {
     pub model_info: ModelInfo,
     /// `model_info.id`, or a stable hash of the entry as LiteLLM derives it.
     pub id: String,
+    /// Why this deployment cannot serve (an unknown provider, an unusable `api_base`, ...),
+    /// with its YAML path. Such a deployment is left out of its group, which still exists: a
+    /// call that finds no usable deployment is told this, as a 400.
+    pub problem: Option<String>,
 }
 
 impl std::fmt::Debug for DeploymentConfig {
@@ -130,12 +134,20 @@ pub fn read_model_list(
     let mut seen_ids: HashMap<String, String> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let p = PathBuf::index(node.path(), i);
-        if let Some(d) = read_deployment(Node::new(item, &p), env, credentials, diag) {
-            if let Some(first) = seen_ids.insert(d.id.clone(), p.as_str().to_string()) {
-                diag.error(
+        if let Some(mut d) = read_deployment(Node::new(item, &p), env, credentials, diag) {
+            if let Some(first) = seen_ids.get(&d.id) {
+                let problem = format!(
+                    "{}: deployment id {:?} is already used by {first}",
                     p.as_str(),
-                    format!("deployment id {:?} is already used by {first}", d.id),
+                    d.id
                 );
+                diag.warn(
+                    p.as_str(),
+                    format!("{problem}; this deployment is left out"),
+                );
+                d.problem.get_or_insert(problem);
+            } else {
+                seen_ids.insert(d.id.clone(), p.as_str().to_string());
             }
             out.push(d);
         }
@@ -172,12 +184,37 @@ fn read_deployment(
         return None;
     };
     let params_path = PathBuf::root(&params_path);
-    let mut d = read_params(
+    let has_model = params_value
+        .get("model")
+        .is_some_and(|m| m.as_str().is_some_and(|m| !m.is_empty()) || !m.is_string());
+    if !has_model {
+        diag.error(
+            params_path.as_str(),
+            "model is required (e.g. \"openai/gpt-4o\")",
+        );
+        return None;
+    }
+    // Past this point a problem is this deployment's alone: a warning, and the deployment is
+    // left out, as LiteLLM starts and fails only the calls that reach it.
+    let mut local = Diagnostics::default();
+    let Some(mut d) = read_params(
         Node::new(params_value, &params_path),
         env,
         credentials,
-        diag,
-    )?;
+        &mut local,
+    ) else {
+        // Not even a deployment (litellm_params not a mapping, no model): structural.
+        diag.errors.append(&mut local.errors);
+        return None;
+    };
+    diag.warnings.append(&mut local.warnings);
+    if !local.errors.is_empty() {
+        for e in &local.errors {
+            diag.warnings
+                .push(format!("{e}; this deployment is left out"));
+        }
+        d.problem = Some(local.errors.join("; "));
+    }
     d.model_name = model_name;
     d.rpm = d.rpm.or(top_rpm);
     d.tpm = d.tpm.or(top_tpm);
@@ -261,7 +298,7 @@ fn read_params(
         Ok(split) => split,
         Err(e) => {
             diag.error(&model_path, e);
-            return None;
+            (registry::openai(), model.as_str())
         }
     };
     d.provider = provider;
@@ -494,6 +531,7 @@ impl DeploymentConfig {
             extra_params: HashMap::new(),
             model_info: ModelInfo::default(),
             id: String::new(),
+            problem: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Retry, fallback and cooldown settings. LiteLLM accepts them in `router_settings` and in
 //! `litellm_settings`; both are read with this one reader, and `router_settings` wins.
 
-use super::settings::positive;
+use super::settings::non_negative;
 use super::yaml::{for_each_entry, Diagnostics, EnvSource, Node, PathBuf};
 use std::collections::HashMap;
 
@@ -69,7 +69,7 @@ impl Reliability {
                 self.content_policy_fallbacks = Some(read_fallbacks(v, env, diag))
             }
             "default_fallbacks" => self.default_fallbacks = Some(v.strings(env, diag)),
-            "retry_after" => self.retry_after = positive(v, env, diag),
+            "retry_after" => self.retry_after = non_negative(v, env, diag),
             "max_fallbacks" => self.max_fallbacks = v.count(env, diag),
             _ => return false,
         }

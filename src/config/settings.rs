@@ -232,6 +232,16 @@ pub const ROUTING_STRATEGIES: &[&str] = &[
     "cost-based-routing",
 ];
 
+/// A number of seconds, zero allowed (LiteLLM's default for `retry_after` is 0).
+pub fn non_negative(v: Node, env: &EnvSource, diag: &mut Diagnostics) -> Option<f64> {
+    let n = v.number(env, diag)?;
+    if n.is_nan() || n < 0.0 {
+        diag.error(v.path(), format!("must be 0 or more, found {n}"));
+        return None;
+    }
+    Some(n)
+}
+
 /// A strictly positive number of seconds.
 pub fn positive(v: Node, env: &EnvSource, diag: &mut Diagnostics) -> Option<f64> {
     let n = v.number(env, diag)?;

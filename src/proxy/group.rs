@@ -40,6 +40,9 @@ pub async fn run(
     let client = job.bodies.client();
     let group = &resolved.group;
     ctx.group = Some(Arc::clone(&resolved.group_name));
+    if group.deployments.is_empty() {
+        return Err(no_usable_deployment(&client.model, group).into());
+    }
     if policy.pre_call_checks
         && group
             .deployments
@@ -223,6 +226,16 @@ fn attempt_ended(
             latency: sent_at.elapsed(),
         },
     );
+}
+
+/// A group whose every entry was left out by the config: the caller learns why, as a 400.
+fn no_usable_deployment(alias: &str, group: &router::ModelGroup) -> GatewayError {
+    let reasons: Vec<&str> = group.left_out.iter().map(|l| l.reason.as_str()).collect();
+    GatewayError::bad_request(format!(
+        "model={alias} has no usable deployment: {}",
+        reasons.join("; ")
+    ))
+    .with_param("model")
 }
 
 pub fn call_deadline_passed(job: &Job<'_>, group: &str) -> GatewayError {

@@ -27,6 +27,18 @@ pub struct ModelGroup {
     pub name: Arc<str>,
     /// Sorted by `order`, so each tier is a run.
     pub deployments: Vec<Arc<Deployment>>,
+    /// Entries of this group that cannot serve, and why (from the config warnings).
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A `model_list` entry left out of its group: it stays visible (in `/health`, in the error
+/// a call to an otherwise empty group gets) instead of stopping the gateway.
+#[derive(Debug, Clone)]
+pub struct LeftOut {
+    pub model_name: String,
+    pub model: String,
+    pub id: String,
+    pub reason: String,
 }
 
 pub struct ModelTable {
@@ -57,19 +69,33 @@ pub struct NoDeployment {
 }
 
 impl ModelTable {
-    /// Groups compiled deployments (`(model_name, deployment)` in config order) by name.
+    /// Groups compiled deployments (`(model_name, deployment)` in config order) by name; the
+    /// left-out entries join their groups' lists (a group may have only those).
     pub fn build(
         deployments: Vec<(String, Arc<Deployment>)>,
+        left_out: Vec<LeftOut>,
         group_aliases: HashMap<String, String>,
     ) -> Result<ModelTable, String> {
-        let mut by_name: Vec<(String, Vec<Arc<Deployment>>)> = Vec::new();
+        type Members = (Vec<Arc<Deployment>>, Vec<LeftOut>);
+        let mut by_name: Vec<(String, Members)> = Vec::new();
         let mut in_order = Vec::with_capacity(deployments.len());
+        fn members<'a>(by_name: &'a mut Vec<(String, Members)>, name: &str) -> &'a mut Members {
+            let i = match by_name.iter().position(|(n, _)| n == name) {
+                Some(i) => i,
+                None => {
+                    by_name.push((name.to_string(), (Vec::new(), Vec::new())));
+                    by_name.len() - 1
+                }
+            };
+            &mut by_name[i].1
+        }
         for (model_name, d) in deployments {
             in_order.push(Arc::clone(&d));
-            match by_name.iter_mut().find(|(n, _)| *n == model_name) {
-                Some((_, ds)) => ds.push(d),
-                None => by_name.push((model_name, vec![d])),
-            }
+            members(&mut by_name, &model_name).0.push(d);
+        }
+        for l in left_out {
+            let name = l.model_name.clone();
+            members(&mut by_name, &name).1.push(l);
         }
         let mut table = ModelTable {
             groups: HashMap::new(),
@@ -78,11 +104,12 @@ impl ModelTable {
             aliases: Vec::new(),
             in_order,
         };
-        for (name, mut deployments) in by_name {
+        for (name, (mut deployments, left_out)) in by_name {
             deployments.sort_by_key(|d| d.order);
             let group = Arc::new(ModelGroup {
                 name: Arc::from(name.as_str()),
                 deployments,
+                left_out,
             });
             if name.contains('*') {
                 table.wildcards.push((name, group));
@@ -110,6 +137,14 @@ impl ModelTable {
 
     pub fn has_group(&self, name: &str) -> bool {
         self.groups.contains_key(name) || self.group_aliases.contains_key(name)
+    }
+
+    /// Every left-out entry, for `/health`.
+    pub fn left_out(&self) -> impl Iterator<Item = &LeftOut> {
+        self.groups
+            .values()
+            .chain(self.wildcards.iter().map(|(_, g)| g))
+            .flat_map(|g| g.left_out.iter())
     }
 
     /// Every deployment, for health checks and `/health`.

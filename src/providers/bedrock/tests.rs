@@ -58,6 +58,7 @@ fn config(
             .collect::<HashMap<_, _>>(),
         model_info: ModelInfo::default(),
         id: "dep-1".into(),
+        problem: None,
     }
 }
 
