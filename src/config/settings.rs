@@ -27,6 +27,9 @@ pub struct GeneralSettings {
     /// Tollgate's own: whether `/anthropic/*`, `/gemini/*`, `/openai/*` forward with the
     /// gateway's provider credentials.
     pub provider_passthrough: bool,
+    /// LiteLLM's switch for the request-body test params (`mock_testing_fallbacks`, ...) from
+    /// callers other than the master key.
+    pub allow_mock_testing_params: bool,
 }
 
 impl Default for GeneralSettings {
@@ -44,6 +47,7 @@ impl Default for GeneralSettings {
             client_write_timeout: 60.0,
             request_body_timeout: 60.0,
             provider_passthrough: true,
+            allow_mock_testing_params: false,
         }
     }
 }
@@ -111,6 +115,9 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
             }
         }
         "provider_passthrough" => s.provider_passthrough = v.boolean(env, diag).unwrap_or(true),
+        "dangerously_allow_mock_testing_request_params" => {
+            s.allow_mock_testing_params = v.boolean(env, diag).unwrap_or(false)
+        }
         "background_health_checks" => {
             s.background_health_checks = v.boolean(env, diag).unwrap_or(false)
         }

@@ -36,6 +36,11 @@ pub struct RequestCtx {
     pub outcome: CallSummary,
     /// An LLM call was admitted, so its end is reported (`Done`) from Pingora's `logging`.
     pub admitted: bool,
+    /// The caller presented the master key (it may use the test-only request params).
+    pub master_caller: bool,
+    /// The timeout and retry count in effect (`x-litellm-timeout`, `x-litellm-max-retries`).
+    pub timeout_used: Option<Duration>,
+    pub max_retries_used: Option<u64>,
 }
 
 impl RequestCtx {
@@ -54,6 +59,9 @@ impl RequestCtx {
             passthrough: None,
             outcome: CallSummary::default(),
             admitted: false,
+            master_caller: false,
+            timeout_used: None,
+            max_retries_used: None,
         }
     }
 

@@ -32,7 +32,9 @@ pub async fn serve(
         ctx.inbound = Inbound::Anthropic;
     }
     if route.needs_key() {
-        auth::authenticate(snapshot.master_key.as_ref(), &session.req_header().headers)?;
+        let caller =
+            auth::authenticate(snapshot.master_key.as_ref(), &session.req_header().headers)?;
+        ctx.master_caller = caller == auth::Caller::Admin;
     }
     let answer = match route {
         Route::Liveliness => api::liveliness(),

@@ -28,6 +28,22 @@ pub struct Job<'a> {
     pub estimated_tokens: u64,
     /// The end of the whole call, over all attempts, retries and fallbacks.
     pub deadline: Instant,
+    /// This call's own `timeout` (body, or the `x-litellm-timeout` header), over the
+    /// deployment's.
+    pub timeout: Option<Duration>,
+    /// LiteLLM's test switches, when this caller may use them.
+    pub mock_testing: MockTesting,
+}
+
+/// LiteLLM's request params that make a call fail on purpose, to test fallbacks and retries.
+#[derive(Default, Clone, Copy)]
+pub struct MockTesting {
+    /// The asked-for group fails (every attempt), so its fallbacks run.
+    pub fallbacks: bool,
+    /// The first attempt gets a 429, so it is retried.
+    pub rate_limit_error: bool,
+    /// Every attempt times out.
+    pub timeout: bool,
 }
 
 pub async fn run(
@@ -66,7 +82,12 @@ pub async fn run(
         let deployment = router::choose(group, policy, &tried, &input)
             .map_err(|none| router::no_deployment_error(&client.model, policy, &none))?;
         ctx.deployment = Some(Arc::clone(&deployment));
-        if let Some(text) = &deployment.mock_response {
+        let requested_mock = client
+            .gateway
+            .mock_response
+            .as_ref()
+            .and_then(|v| v.as_str());
+        if let Some(text) = requested_mock.or(deployment.mock_response.as_deref()) {
             return answer_locally(job, session, ctx, text).await;
         }
         let left = job.deadline.saturating_duration_since(Instant::now());
@@ -90,7 +111,12 @@ pub async fn run(
                 .unwrap_or(snapshot.config.litellm.drop_params),
             native,
         };
-        let timeout = deployment.timeout.unwrap_or(snapshot.default_timeout);
+        let timeout = job
+            .timeout
+            .or(deployment.timeout)
+            .unwrap_or(snapshot.default_timeout);
+        ctx.timeout_used = Some(timeout);
+        ctx.max_retries_used = Some(client.gateway.num_retries.unwrap_or(policy.num_retries));
         let limits = Limits {
             total: timeout.min(left),
             stream: deployment
@@ -112,9 +138,14 @@ pub async fn run(
             },
         );
         let sent_at = Instant::now();
-        let outcome = tokio::select! {
-            outcome = attempt::call(job.gateway, &call, &limits) => outcome,
-            () = deliver::client_gone(session) => return Ok(deliver::client_left(ctx)),
+        let mocked = mock_failure(job, ctx, retries, &call);
+        let is_mock = mocked.is_some();
+        let outcome = match mocked {
+            Some(failure) => Err(failure),
+            None => tokio::select! {
+                outcome = attempt::call(job.gateway, &call, &limits) => outcome,
+                () = deliver::client_gone(session) => return Ok(deliver::client_left(ctx)),
+            },
         };
         ctx.upstream_time += sent_at.elapsed();
         let result = match outcome {
@@ -175,7 +206,10 @@ pub async fn run(
         };
         let class = FailureClass::of(&failure.error);
         attempt_ended(job, ctx, &deployment, Some(class), sent_at);
-        policy.record_failure(state, class, group.deployments.len(), Instant::now());
+        // A failure asked for by the test params says nothing about the deployment.
+        if !is_mock {
+            policy.record_failure(state, class, group.deployments.len(), Instant::now());
+        }
         log::debug!(
             "call {}: deployment {} failed: {}",
             ctx.call_id,
@@ -209,6 +243,30 @@ pub async fn run(
             }
         }
     }
+}
+
+/// The failure LiteLLM's test params ask for on this attempt, if any (never sent upstream).
+fn mock_failure(job: &Job<'_>, ctx: &RequestCtx, retries: u64, call: &Call<'_>) -> Option<Failure> {
+    let m = job.mock_testing;
+    let (group, model) = (call.group, call.alias);
+    let error = if m.timeout {
+        GatewayError::timeout(group, "mock_timeout", 0.0)
+    } else if m.fallbacks && ctx.fallbacks == 0 {
+        GatewayError::new(
+            500,
+            "internal_server_error",
+            format!("litellm.InternalServerError: This is a mock exception for model={model}, to trigger a fallback. Received Model Group={group}"),
+        )
+    } else if m.rate_limit_error && retries == 0 && ctx.fallbacks == 0 {
+        GatewayError::new(
+            429,
+            "rate_limit_error",
+            format!("litellm.RateLimitError: This is a mock rate limit error for model={model}. Received Model Group={group}"),
+        )
+    } else {
+        return None;
+    };
+    Some(error.into())
 }
 
 fn attempt_ended(

@@ -4,7 +4,7 @@
 //! (`deliver::Committed`) ends the call: nothing is retried once the client got a byte.
 
 use super::ctx::RequestCtx;
-use super::group::{self, Job};
+use super::group::{self, Job, MockTesting};
 use super::{body, deliver, inbound};
 use crate::canonical::gateway_params::GatewayParams;
 use crate::canonical::request::Operation;
@@ -14,7 +14,7 @@ use crate::lifecycle::CallEvent;
 use crate::router::{FailureClass, Resolved};
 use crate::state::{Gateway, Snapshot};
 use pingora::proxy::Session;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub async fn handle(
     gateway: &Gateway,
@@ -30,12 +30,16 @@ pub async fn handle(
     let mut resolved = snapshot.models.resolve(&client.model)?;
     ctx.admitted = true;
     ctx.emit(&gateway.observers, CallEvent::Admitted);
+    let timeout = requested_timeout(session, client)?;
+    let mock_testing = mock_testing(snapshot, ctx, client);
     let job = Job {
         gateway,
         snapshot,
         op,
         estimated_tokens: estimate_tokens(client),
-        deadline: Instant::now() + snapshot.call_timeout,
+        deadline: Instant::now() + snapshot.call_timeout.max(timeout.unwrap_or_default()),
+        timeout,
+        mock_testing,
         bodies,
     };
     let mut fallbacks: Option<Vec<String>> = None;
@@ -56,6 +60,42 @@ pub async fn handle(
                 return Ok(());
             }
         }
+    }
+}
+
+/// This call's own timeout: the `x-litellm-timeout` header, else the body's `timeout`.
+fn requested_timeout(
+    session: &Session,
+    client: &RequestBody,
+) -> Result<Option<Duration>, GatewayError> {
+    let header = session.req_header().headers.get("x-litellm-timeout");
+    let secs = match header {
+        Some(v) => {
+            let secs = v.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok());
+            match secs.filter(|s| s.is_finite() && *s > 0.0) {
+                Some(s) => Some(s),
+                None => {
+                    return Err(GatewayError::bad_request(
+                        "x-litellm-timeout must be a positive number of seconds",
+                    ))
+                }
+            }
+        }
+        None => client.gateway.timeout,
+    };
+    Ok(secs.map(crate::duration::from_secs))
+}
+
+/// LiteLLM's test switches, honoured for the master key or when the config allows them for all
+/// callers (`dangerously_allow_mock_testing_request_params`); otherwise read and dropped.
+fn mock_testing(snapshot: &Snapshot, ctx: &RequestCtx, client: &RequestBody) -> MockTesting {
+    let allowed = ctx.master_caller || snapshot.config.general.allow_mock_testing_params;
+    let p = &client.gateway;
+    let on = |flag: Option<bool>| allowed && flag.unwrap_or(false);
+    MockTesting {
+        fallbacks: on(p.mock_testing_fallbacks),
+        rate_limit_error: on(p.mock_testing_rate_limit_error),
+        timeout: on(p.mock_timeout),
     }
 }
 

@@ -43,6 +43,17 @@ pub fn head(
             ctx.fallbacks.to_string(),
         );
     }
+    if let Some(t) = ctx.timeout_used {
+        // Python's float repr, as LiteLLM writes it: `1.0`, `0.001`, `600.0`.
+        put(
+            &mut h,
+            "x-litellm-timeout",
+            format!("{:?}", t.as_secs_f64()),
+        );
+    }
+    if let Some(n) = ctx.max_retries_used {
+        put(&mut h, "x-litellm-max-retries", n.to_string());
+    }
     let total = ctx.started.elapsed();
     let overhead = total.saturating_sub(ctx.upstream_time);
     put(
