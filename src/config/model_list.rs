@@ -415,12 +415,22 @@ fn vertex_defaults(
     }
 }
 
-/// AWS: the regional host (`bedrock-runtime.{region}.amazonaws.com`) when no `api_base` is
-/// given, and the region made explicit so the signature is for the host connected to.
+/// AWS: `aws_bedrock_runtime_endpoint` (or AWS_BEDROCK_RUNTIME_ENDPOINT) as the endpoint when
+/// set (VPC endpoints, regional proxies), else the regional host
+/// (`bedrock-runtime.{region}.amazonaws.com`) when no `api_base` is given; the region made
+/// explicit so the signature is for that region whatever host is connected to.
 fn aws_defaults(d: &mut DeploymentConfig, strings: &mut HashMap<String, String>, env: &EnvSource) {
     use crate::providers::bedrock::credentials::{
         BEDROCK_RUNTIME, DEFAULT_REGION, SAGEMAKER_RUNTIME,
     };
+    let endpoint = strings.remove("aws_bedrock_runtime_endpoint").or_else(|| {
+        (d.provider.wire == registry::Wire::Bedrock)
+            .then(|| env.get("AWS_BEDROCK_RUNTIME_ENDPOINT"))
+            .flatten()
+    });
+    if d.api_base.is_none() {
+        d.api_base = endpoint.filter(|e| !e.trim().is_empty());
+    }
     if d.api_base.is_some() {
         return;
     }

@@ -187,3 +187,20 @@ def test_bedrock_cohere_embeddings(mock, start_gateway):
     assert rec["body"]["texts"] == ["hello", "world"]
     assert rec["body"]["input_type"] == "search_document"
     assert_signed(rec)
+
+
+def test_bedrock_runtime_endpoint_is_used_and_still_signed_for_the_region(mock, start_gateway):
+    keys = dict(aws_access_key_id=AKID, aws_secret_access_key=SECRET, aws_region_name=REGION)
+    gw = start_gateway(config(deployment(ALIAS, f"bedrock/{MODEL_ID}", aws_bedrock_runtime_endpoint=mock.base, **keys)))
+    mock.clear()
+    resp = gw.client().chat.completions.create(model=ALIAS, messages=[{"role": "user", "content": "via a VPC endpoint"}])
+    assert_text_completion(resp, ALIAS)
+    rec = last_request(mock, "/model/")
+    assert rec["path"] == f"{MODEL_PATH}/converse"
+    assert_signed(rec)
+    # The same through the environment variable.
+    gw2 = start_gateway(config(deployment(ALIAS, f"bedrock/{MODEL_ID}", **keys)),
+                        env={"AWS_BEDROCK_RUNTIME_ENDPOINT": mock.base})
+    mock.clear()
+    assert_text_completion(gw2.client().chat.completions.create(model=ALIAS, messages=[{"role": "user", "content": "x"}]), ALIAS)
+    assert_signed(last_request(mock, "/model/"))
