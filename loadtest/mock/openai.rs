@@ -87,6 +87,7 @@ pub async fn handle(ctx: &Ctx<'_>, route: Route) -> Resp {
         created: now(),
         body,
         behaviour: &behaviour,
+        azure: ctx.parts.uri.path().contains("/openai/deployments/"),
     };
     match route {
         Route::Chat => answer.completion(true),
@@ -109,6 +110,7 @@ pub fn chat_completion(n: u64, body: &Map<String, Value>, behaviour: &Behaviour)
         created: now(),
         body,
         behaviour,
+        azure: false,
     };
     answer.whole(true)
 }
@@ -147,6 +149,8 @@ struct Answer<'a> {
     created: u64,
     body: &'a Map<String, Value>,
     behaviour: &'a Behaviour,
+    /// An Azure deployment path: streams open with Azure's content-filter chunk.
+    azure: bool,
 }
 
 impl Answer<'_> {
@@ -270,7 +274,15 @@ impl Answer<'_> {
             (None, Some(piece)) => vec![piece.as_str(); self.behaviour.chunks.unwrap_or(1)],
             (None, None) => logic::stream_pieces(&reply, self.behaviour.chunks),
         };
-        let mut events = Vec::with_capacity(pieces.len() + 4);
+        let mut events = Vec::with_capacity(pieces.len() + 5);
+        if self.azure && chat {
+            // Azure's first event: no id, no choices, the prompt's content-filter results.
+            events.push(sse(&json!({
+                "id": "", "object": "", "created": 0, "model": "", "choices": [],
+                "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {
+                    "hate": {"filtered": false, "severity": "safe"}}}],
+            })));
+        }
         if chat {
             let delta = match &tool {
                 Some(name) => json!({"role": "assistant", "content": null, "tool_calls": [

@@ -132,3 +132,20 @@ def test_credential_list_supplies_key_and_base(mock, start_gateway):
     rec = mock.last()
     assert rec["headers"]["api-key"] == "cred-key"
     assert rec["query"] == "api-version=2024-06-01"
+
+
+def test_azure_stream_with_the_filter_chunk_reaches_the_sdk_as_one_id(mock, start_gateway):
+    import httpx
+
+    gw = start_gateway({
+        "model_list": [deployment("azure-gpt", "azure/dep", api_base=mock.base, api_key="k", api_version="2024-10-21")],
+        "general_settings": {"master_key": MASTER_KEY},
+    })
+    # The mock really sends Azure's choiceless first chunk.
+    raw = httpx.post(f"{mock.base}/openai/deployments/dep/chat/completions?api-version=x",
+                     json=dict(CHAT, model="dep", stream=True), timeout=10).text
+    assert "prompt_filter_results" in raw.split("\n\n")[0]
+    chunks = list(gw.client().chat.completions.create(model="azure-gpt", stream=True, **CHAT))
+    assert chunks and all(c.choices for c in chunks), [c for c in chunks if not c.choices]
+    assert len({c.id for c in chunks}) == 1, {c.id for c in chunks}
+    assert "".join(c.choices[0].delta.content or "" for c in chunks)
