@@ -4,6 +4,9 @@
 -- Environment (read by every wrk thread):
 --   LT_BODY_FILE  path of the JSON request body to send (required)
 --   LT_AUTH       bearer token; sent as `Authorization: Bearer $LT_AUTH` when set
+--   LT_DELAY_MS   when set, each connection waits this many ms before each
+--                 request (wrk's delay() hook): N connections then offer about
+--                 N * 1000 / (LT_DELAY_MS + latency) requests/s, a fixed rate
 --
 -- The summary line looks like
 --   LT_RESULT requests=N duration_us=N rps=F p50_us=N p99_us=N ... err_status=N ...
@@ -24,6 +27,13 @@ wrk.headers["Content-Type"] = "application/json"
 local auth = os.getenv("LT_AUTH")
 if auth ~= nil and auth ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. auth
+end
+
+local delay_ms = tonumber(os.getenv("LT_DELAY_MS") or "")
+if delay_ms ~= nil and delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
 end
 
 function done(summary, latency, requests)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Load test: Tollgate vs. a plain nginx proxy_pass hop vs. the mock provider
-# called directly, all on loopback, every run of fixed duration.
+# Load test: Tollgate vs. a plain nginx proxy_pass hop vs. a bare Pingora proxy
+# vs. the mock provider called directly, all on loopback, every run of fixed
+# duration. Besides req/s at saturation it measures each server's CPU time per
+# request at a fixed offered rate (the figure that does not flatter a heavy
+# proxy when the load generator saturates first).
 #
-#   loadtest/run.sh                 # DURATION=10 s per wrk run (~2.5 min in all)
+#   loadtest/run.sh                 # DURATION=10 s per wrk run (~4 min in all)
 #   DURATION=5 loadtest/run.sh      # shorter runs
 #
 # Environment:
@@ -10,17 +13,21 @@
 #   WARMUP       seconds of the unrecorded warm-up run per target (default 2)
 #   CURL_N       sequential curl requests for stream TTFB/total (default 50)
 #   PACED_N      sequential curl requests of the paced stream (default 20)
+#   RATE_CONNS, RATE_DELAY_MS  the fixed-rate runs: RATE_CONNS connections, each
+#                waiting RATE_DELAY_MS before every request (default 20 x 10 ms,
+#                about 2000 req/s offered)
 #   QUIET_WAIT   seconds, in all, to wait for other work on the machine (a
 #                cargo build...) to stop before a target is measured (default 120)
 #   RETRIES      targets measured again, in all, when other processes used more
 #                than 10% of a core during their runs (default 1)
 #   SKIP_BUILD=1 use the binaries already in target/release
 #   NO_RESULTS=1 print the table but do not append it to loadtest/RESULTS.md
-#   NGINX_PORT, TOLLGATE_PORT  first ports to try (default 18480, 18481);
-#                the mock picks a free port itself
+#   NGINX_PORT, TOLLGATE_PORT, BARE_PORT  first ports to try (default 18480,
+#                18481, 18482); the mock picks a free port itself
 #
-# Pinning (2 cores): Tollgate and nginx on core 0 (the proxy under test has a
-# core to itself), the mock and wrk/curl on core 1. See loadtest/README.md.
+# Pinning (2 cores): Tollgate, the bare Pingora proxy and nginx on core 0 (the
+# proxy under test has a core to itself), the mock and wrk/curl on core 1. See
+# loadtest/README.md.
 #
 # Traffic goes only to 127.0.0.1. Everything started here is stopped on exit.
 
@@ -31,6 +38,8 @@ WARMUP=${WARMUP:-2}
 CURL_N=${CURL_N:-50}
 PACED_N=${PACED_N:-20}
 PACED_DELAY_MS=5
+RATE_CONNS=${RATE_CONNS:-20}
+RATE_DELAY_MS=${RATE_DELAY_MS:-10}
 STREAM_CHUNKS=20
 CONNS=64
 STREAM_CONNS=8
@@ -40,16 +49,17 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
-COMMAND="DURATION=$DURATION WARMUP=$WARMUP CURL_N=$CURL_N PACED_N=$PACED_N loadtest/run.sh"
+COMMAND="DURATION=$DURATION WARMUP=$WARMUP CURL_N=$CURL_N PACED_N=$PACED_N RATE_CONNS=$RATE_CONNS RATE_DELAY_MS=$RATE_DELAY_MS loadtest/run.sh"
 
 log() { printf '[loadtest] %s\n' "$*" >&2; }
 die() { printf '[loadtest] FAILED: %s\n' "$*" >&2; exit 1; }
 
-for v in DURATION WARMUP CURL_N PACED_N; do
+for v in DURATION WARMUP CURL_N PACED_N RATE_CONNS RATE_DELAY_MS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((DURATION >= 1)) || die "DURATION must be at least 1"
 ((CURL_N >= 1 && PACED_N >= 1)) || die "CURL_N and PACED_N must be at least 1"
+((RATE_CONNS >= 1 && RATE_DELAY_MS >= 1)) || die "RATE_CONNS and RATE_DELAY_MS must be at least 1"
 
 # ---------------------------------------------------------------- processes --
 
@@ -126,6 +136,7 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 fi
 [[ -x $BIN/tollgate ]] || die "$BIN/tollgate not built"
 [[ -x $BIN/tollgate-mock ]] || die "$BIN/tollgate-mock not built"
+[[ -x $BIN/tollgate-bare-proxy ]] || die "$BIN/tollgate-bare-proxy not built"
 
 # ------------------------------------------------------------ request bodies --
 
@@ -187,6 +198,10 @@ wait_http "http://127.0.0.1:$MOCK_PORT/__mock/health" mock "$MOCK_PID"
 NGINX_PORT=$(free_port "${NGINX_PORT:-18480}")
 TOLLGATE_PORT=$(free_port "${TOLLGATE_PORT:-$((NGINX_PORT + 1))}")
 ((TOLLGATE_PORT != NGINX_PORT)) || TOLLGATE_PORT=$(free_port $((NGINX_PORT + 1)))
+BARE_PORT=$(free_port "${BARE_PORT:-$((TOLLGATE_PORT + 1))}")
+while ((BARE_PORT == NGINX_PORT || BARE_PORT == TOLLGATE_PORT)); do
+  BARE_PORT=$(free_port $((BARE_PORT + 1)))
+done
 
 # nginx: core 0, one worker, foreground master.
 USER_LINE=""
@@ -215,8 +230,18 @@ TOLLGATE_PID=$!
 PIDS+=("$TOLLGATE_PID:INT") # SIGTERM is Pingora's graceful shutdown; SIGINT is the fast one
 wait_http "http://127.0.0.1:$TOLLGATE_PORT/health/liveliness" tollgate "$TOLLGATE_PID"
 
+# The bare Pingora proxy: core 0, one worker thread, every request to the mock.
+render "$HERE/configs/bare-pingora.yaml.in" "$TMP/bare-pingora.yaml"
+RUST_LOG=${RUST_LOG:-warn} taskset -c "$PROXY_CORE" "$BIN/tollgate-bare-proxy" \
+  --listen "127.0.0.1:$BARE_PORT" --upstream "127.0.0.1:$MOCK_PORT" -c "$TMP/bare-pingora.yaml" \
+  >"$TMP/bare-pingora.log" 2>&1 &
+BARE_PID=$!
+PIDS+=("$BARE_PID:INT")
+wait_http "http://127.0.0.1:$BARE_PORT/__mock/health" bare-pingora "$BARE_PID"
+
 # $! must be the server itself (RSS is read from it, and it is what gets stopped).
-for entry in "mock:$MOCK_PID:tollgate-mock" "nginx:$NGINX_PID:nginx" "tollgate:$TOLLGATE_PID:tollgate"; do
+for entry in "mock:$MOCK_PID:tollgate-mock" "nginx:$NGINX_PID:nginx" "tollgate:$TOLLGATE_PID:tollgate" \
+  "bare-pingora:$BARE_PID:tollgate-bare-proxy"; do
   IFS=: read -r name pid exe <<<"$entry"
   [[ $(readlink "/proc/$pid/exe" || true) == */"$exe" ]] ||
     die "pid $pid is not $name ($(readlink "/proc/$pid/exe" || true))"
@@ -224,18 +249,19 @@ done
 TOLLGATE_THREADS=$(awk '/^Threads:/ {print $2}' "/proc/$TOLLGATE_PID/status")
 TOLLGATE_AFFINITY=$(taskset -pc "$TOLLGATE_PID" | sed 's/.*: //')
 NGINX_AFFINITY=$(taskset -pc "$(pgrep -P "$NGINX_PID" | head -n1)" | sed 's/.*: //')
-log "tollgate pid $TOLLGATE_PID: $TOLLGATE_THREADS OS threads on cpu $TOLLGATE_AFFINITY; nginx worker on cpu $NGINX_AFFINITY"
+BARE_THREADS=$(awk '/^Threads:/ {print $2}' "/proc/$BARE_PID/status")
+BARE_AFFINITY=$(taskset -pc "$BARE_PID" | sed 's/.*: //')
+log "tollgate pid $TOLLGATE_PID: $TOLLGATE_THREADS OS threads on cpu $TOLLGATE_AFFINITY; bare pingora pid $BARE_PID: $BARE_THREADS OS threads on cpu $BARE_AFFINITY; nginx worker on cpu $NGINX_AFFINITY"
 
-TARGETS=(direct nginx tollgate)
+TARGETS=(direct nginx bare-pingora tollgate)
 declare -A URL AUTH
 URL[direct]="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"
 URL[nginx]="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
+URL[bare-pingora]="http://127.0.0.1:$BARE_PORT/v1/chat/completions"
 URL[tollgate]="http://127.0.0.1:$TOLLGATE_PORT/v1/chat/completions"
-# The same header everywhere (the mock and nginx ignore it), so every target
-# gets byte-identical requests; only Tollgate checks it.
-AUTH[direct]=$MASTER_KEY
-AUTH[nginx]=$MASTER_KEY
-AUTH[tollgate]=$MASTER_KEY
+# The same header everywhere (the mock, nginx and the bare proxy ignore it), so
+# every target gets byte-identical requests; only Tollgate checks it.
+for t in "${TARGETS[@]}"; do AUTH[$t]=$MASTER_KEY; done
 
 # ------------------------------------------------------------------- RSS --
 
@@ -253,6 +279,7 @@ nginx_pids() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true); }
 declare -A RSS_IDLE RSS_AFTER
 RSS_IDLE[tollgate]=$(rss_kb "$TOLLGATE_PID")
 RSS_IDLE[nginx]=$(rss_kb $(nginx_pids))
+RSS_IDLE[bare-pingora]=$(rss_kb "$BARE_PID")
 
 # ---------------------------------------------------------- sanity checks --
 
@@ -290,13 +317,39 @@ core_busy_pct() { # before after core -> busy % of that core between the two sam
     awk -v c="$3" 'NR == c + 1 { b = $3 - $1; i = $4 - $2; printf "%d", (b + i > 0) ? 100 * b / (b + i) : 0 }'
 }
 
-run_wrk() { # target run conns body_file duration
-  local t=$1 run=$2 conns=$3 body=$4 dur=$5 out line kv errs c0 c1
-  c0=$(core_times)
-  out=$(LT_BODY_FILE=$body LT_AUTH=${AUTH[$t]} on_load_core wrk -t1 "-c$conns" "-d${dur}s" \
-    --timeout 5s --latency -s "$HERE/request.lua" "${URL[$t]}" 2>&1) ||
+# The processes that serve a target's requests: the mock for direct, the proxy otherwise.
+server_pids() { # target
+  case $1 in
+    direct) echo "$MOCK_PID" ;;
+    nginx) nginx_pids ;;
+    bare-pingora) echo "$BARE_PID" ;;
+    tollgate) echo "$TOLLGATE_PID" ;;
+    *) die "unknown target $1" ;;
+  esac
+}
+# CPU time (ns) that all threads of a target's server processes have run so far:
+# the first field of /proc/PID/task/TID/schedstat (ns resolution, unlike the
+# clock ticks of /proc/PID/stat). The servers' threads live as long as they do.
+server_cpu_ns() { # target
+  local pid files=()
+  for pid in $(server_pids "$1"); do
+    files+=(/proc/"$pid"/task/*/schedstat)
+  done
+  awk '{ s += $1 } END { printf "%.0f", s }' "${files[@]}"
+}
+# CPU µs per request from a run's server CPU time and its completed requests.
+cpu_us_per_req() { # target run
+  awk -v ns="${R[$1.$2.cpu_ns]}" -v n="${R[$1.$2.requests]}" 'BEGIN { printf "%.1f", ns / n / 1000 }'
+}
+
+run_wrk() { # target run conns body_file duration [delay_ms before each request]
+  local t=$1 run=$2 conns=$3 body=$4 dur=$5 delay_ms=${6:-0} out line kv errs c0 c1 cpu0 cpu1
+  c0=$(core_times) cpu0=$(server_cpu_ns "$t")
+  out=$(LT_BODY_FILE=$body LT_AUTH=${AUTH[$t]} LT_DELAY_MS=$delay_ms on_load_core wrk -t1 "-c$conns" \
+    "-d${dur}s" --timeout 5s --latency -s "$HERE/request.lua" "${URL[$t]}" 2>&1) ||
     { printf '%s\n' "$out" >&2; die "$t/$run: wrk failed"; }
-  c1=$(core_times)
+  cpu1=$(server_cpu_ns "$t") c1=$(core_times)
+  R[$t.$run.cpu_ns]=$((cpu1 - cpu0))
   R[$t.$run.busy_proxy]=$(core_busy_pct "$c0" "$c1" "$PROXY_CORE")
   R[$t.$run.busy_load]=$(core_busy_pct "$c0" "$c1" "$LOAD_CORE")
   line=$(grep '^LT_RESULT ' <<<"$out" || true)
@@ -310,8 +363,9 @@ run_wrk() { # target run conns body_file duration
     printf '%s\n' "$out" >&2
     die "$t/$run: ${R[$t.$run.requests]} requests, $errs failed (non-2xx/3xx ${R[$t.$run.err_status]}, connect ${R[$t.$run.err_connect]}, read ${R[$t.$run.err_read]}, write ${R[$t.$run.err_write]}, timeout ${R[$t.$run.err_timeout]})"
   fi
-  log "$(printf '%-8s %-7s %9s req/s  p50 %6s ms  p99 %6s ms  (%s requests; busy: core %s %s%%, core %s %s%%)' "$t" "$run" \
-    "${R[$t.$run.rps]}" "$(ms "${R[$t.$run.p50_us]}")" "$(ms "${R[$t.$run.p99_us]}")" "${R[$t.$run.requests]}" \
+  log "$(printf '%-12s %-11s %9s req/s  p50 %6s ms  p99 %6s ms  server CPU %6s µs/req  (%s requests; busy: core %s %s%%, core %s %s%%)' \
+    "$t" "$run" "${R[$t.$run.rps]}" "$(ms "${R[$t.$run.p50_us]}")" "$(ms "${R[$t.$run.p99_us]}")" \
+    "$(cpu_us_per_req "$t" "$run")" "${R[$t.$run.requests]}" \
     "$PROXY_CORE" "${R[$t.$run.busy_proxy]}" "$LOAD_CORE" "${R[$t.$run.busy_load]}")"
 }
 
@@ -342,7 +396,7 @@ run_curl() { # target run body_file n
           i50 = int((NR * 50 + 99) / 100); i99 = int((NR * 99 + 99) / 100)
           print v[i50 < 1 ? 1 : i50], v[i99 < 1 ? 1 : i99] }')
   done
-  log "$(printf '%-8s %-7s TTFB median %s ms p99 %s ms, total median %s ms p99 %s ms (%d requests)' "$t" "$run" \
+  log "$(printf '%-12s %-11s TTFB median %s ms p99 %s ms, total median %s ms p99 %s ms (%d requests)' "$t" "$run" \
     "$(ms "${R[$t.$run.ttfb_p50_us]}")" "$(ms "${R[$t.$run.ttfb_p99_us]}")" \
     "$(ms "${R[$t.$run.total_p50_us]}")" "$(ms "${R[$t.$run.total_p99_us]}")" "$n")"
 }
@@ -366,7 +420,7 @@ proc_ticks() { # pid [children]: utime+stime (+cutime+cstime), in clock ticks
 }
 our_ticks() {
   local total=0 pid
-  for pid in "$MOCK_PID" $(nginx_pids) "$TOLLGATE_PID"; do
+  for pid in "$MOCK_PID" $(nginx_pids) "$TOLLGATE_PID" "$BARE_PID"; do
     total=$((total + $(proc_ticks "$pid")))
   done
   echo $((total + $(proc_ticks $$ children)))
@@ -407,6 +461,8 @@ for t in "${TARGETS[@]}"; do
     run_wrk "$t" stream "$STREAM_CONNS" "$TMP/stream.json" "$DURATION"
     run_curl "$t" curl "$TMP/stream.json" "$CURL_N"
     run_curl "$t" paced "$TMP/paced.json" "$PACED_N"
+    run_wrk "$t" rate_chat "$RATE_CONNS" "$TMP/chat.json" "$DURATION" "$RATE_DELAY_MS"
+    run_wrk "$t" rate_stream "$RATE_CONNS" "$TMP/stream.json" "$DURATION" "$RATE_DELAY_MS"
     wall_ticks=$((($(date +%s%N) - w0) * HZ / 1000000000))
     ((wall_ticks > 0)) || wall_ticks=1
     other=$(($(cpu_busy) - b0 - ($(our_ticks) - o0)))
@@ -427,8 +483,10 @@ done
 
 kill -0 "$TOLLGATE_PID" 2>/dev/null || die "tollgate died during the run"
 kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
+kill -0 "$BARE_PID" 2>/dev/null || die "the bare pingora proxy died during the run"
 RSS_AFTER[tollgate]=$(rss_kb "$TOLLGATE_PID")
 RSS_AFTER[nginx]=$(rss_kb $(nginx_pids))
+RSS_AFTER[bare-pingora]=$(rss_kb "$BARE_PID")
 
 # ----------------------------------------------------------------- table --
 
@@ -471,6 +529,27 @@ added() { # target run field -> "+x.xxx"
   done
 } >"$TMP/stream-table.md"
 
+# Server CPU per request over the bare Pingora proxy's, in µs ("—" for direct and the proxy itself).
+cpu_over_bare() { # target run
+  [[ $1 == direct || $1 == bare-pingora ]] && { echo "—"; return; }
+  awk -v a="$(cpu_us_per_req "$1" "$2")" -v b="$(cpu_us_per_req bare-pingora "$2")" 'BEGIN { printf "%+.1f", a - b }'
+}
+
+{
+  echo "| target | chat req/s | server CPU µs/req | over bare Pingora (µs/req) | p50 / p99 (ms) | stream req/s | server CPU µs/stream | over bare Pingora (µs/stream) | stream p50 / p99 (ms) | core $PROXY_CORE busy chat / stream (%) | server CPU µs/req @64 conns (saturated) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for t in "${TARGETS[@]}"; do
+    label=$t
+    [[ $t == direct ]] && label="direct (the mock's own CPU)"
+    printf '| %s | %.0f | %s | %s | %s / %s | %.0f | %s | %s | %s / %s | %s / %s | %s |\n' "$label" \
+      "${R[$t.rate_chat.rps]}" "$(cpu_us_per_req "$t" rate_chat)" "$(cpu_over_bare "$t" rate_chat)" \
+      "$(ms "${R[$t.rate_chat.p50_us]}")" "$(ms "${R[$t.rate_chat.p99_us]}")" \
+      "${R[$t.rate_stream.rps]}" "$(cpu_us_per_req "$t" rate_stream)" "$(cpu_over_bare "$t" rate_stream)" \
+      "$(ms "${R[$t.rate_stream.p50_us]}")" "$(ms "${R[$t.rate_stream.p99_us]}")" \
+      "${R[$t.rate_chat.busy_proxy]}" "${R[$t.rate_stream.busy_proxy]}" "$(cpu_us_per_req "$t" c64)"
+  done
+} >"$TMP/rate-table.md"
+
 NGINX_VERSION=$({ "$NGINX" -v 2>&1 || true; } | head -n1)
 WRK_VERSION=$({ wrk -v 2>&1 || true; } | head -n1 | sed 's/ *Copyright.*//')
 RUSTC_VERSION=$(rustc --version 2>/dev/null || echo "rustc: unknown")
@@ -486,8 +565,13 @@ PACED_EXPECTED=$(((STREAM_CHUNKS + 2) * PACED_DELAY_MS))
   echo "- command: \`$COMMAND\`"
   echo "- commit: \`$REV\`, nproc: $(nproc), $(uname -sr)"
   echo "- versions: $NGINX_VERSION; $WRK_VERSION; $RUSTC_VERSION"
-  echo "- pinning: Tollgate (Pingora \`threads: 1\`; $TOLLGATE_THREADS OS threads in all, cpu $TOLLGATE_AFFINITY) and nginx (1 worker, cpu $NGINX_AFFINITY) on core $PROXY_CORE; mock (1 thread) and wrk/curl on core $LOAD_CORE"
-  echo "- CPU used by other processes during each target's runs (% of one core): direct ${OTHER_PCT[direct]}, nginx ${OTHER_PCT[nginx]}, tollgate ${OTHER_PCT[tollgate]}; steal: ${STEAL_PCT[direct]} / ${STEAL_PCT[nginx]} / ${STEAL_PCT[tollgate]}"
+  echo "- pinning: Tollgate (Pingora \`threads: 1\`; $TOLLGATE_THREADS OS threads in all, cpu $TOLLGATE_AFFINITY), the bare Pingora proxy (\`threads: 1\`; $BARE_THREADS OS threads, cpu $BARE_AFFINITY) and nginx (1 worker, cpu $NGINX_AFFINITY) on core $PROXY_CORE; mock (1 thread) and wrk/curl on core $LOAD_CORE"
+  other_line="" steal_line=""
+  for t in "${TARGETS[@]}"; do
+    other_line+="${other_line:+, }$t ${OTHER_PCT[$t]}"
+    steal_line+="${steal_line:+ / }${STEAL_PCT[$t]}"
+  done
+  echo "- CPU used by other processes during each target's runs (% of one core): $other_line; steal: $steal_line"
   [[ -z $BUSY_NOTE ]] || echo "- **WARNING: the machine was busy with other work during:${BUSY_NOTE%;}; those rows are not comparable**"
   echo "- request: $BODY_BYTES-byte non-stream chat body; stream: same body with \`\"stream\": true, \"mock\": {\"chunks\": $STREAM_CHUNKS}\` ($((STREAM_CHUNKS + 2)) events + \`[DONE]\`); wrk runs of ${DURATION} s after a ${WARMUP} s warm-up at $CONNS conns; curl: $CURL_N sequential requests, new connection each (p99 of $CURL_N is nearest rank)"
   echo
@@ -496,6 +580,10 @@ PACED_EXPECTED=$(((STREAM_CHUNKS + 2) * PACED_DELAY_MS))
   echo "Detail. Core busy: share of each core not idle during the wrk run (the proxy's core $PROXY_CORE at ~100% means the proxy is the bottleneck; core $LOAD_CORE holds the mock and wrk). Paced stream: $PACED_N sequential curl requests with \`chunk_delay_ms: $PACED_DELAY_MS\`; $((STREAM_CHUNKS + 2)) gaps of $PACED_DELAY_MS ms = $PACED_EXPECTED ms plus the mock's timer rounding, about 1 ms a gap; what matters is the difference to direct: a per-chunk stall such as Nagle/delayed ACK would add up to tens of ms per event."
   echo
   cat "$TMP/stream-table.md"
+  echo
+  echo "Fixed offered rate: the same load for every target, well below each one's saturation: $RATE_CONNS connections, each waiting $RATE_DELAY_MS ms before every request (wrk's \`delay()\`), about $((RATE_CONNS * 1000 / RATE_DELAY_MS)) req/s offered, ${DURATION} s per run, non-stream chat and the $((STREAM_CHUNKS + 2))-event stream. Server CPU: utime+stime of all threads of the server process(es) (nginx master + worker; for direct, the mock) from \`/proc/PID/task/*/schedstat\` over the run, divided by the requests completed. Latency excludes the delay. Last column: the same from the 64-connection run, for reference."
+  echo
+  cat "$TMP/rate-table.md"
   echo
 } >"$TMP/section.md"
 
