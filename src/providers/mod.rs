@@ -9,7 +9,7 @@ pub mod gemini;
 pub mod mock_response;
 pub mod openai;
 pub mod registry;
-mod text_completion;
+pub mod text_completion;
 mod upstream_error;
 
 use crate::canonical::request::Operation;
@@ -159,6 +159,10 @@ impl StreamTranslator for Chained {
         }
     }
     fn finish(&mut self, out: &mut BytesMut) {
+        // The gateway ends the answer with the failure; the outer translator must not close it.
+        if self.failure().is_some() {
+            return;
+        }
         self.inner.finish(&mut self.between);
         let mid = self.between.split();
         self.outer.feed(&mid, out);
@@ -171,6 +175,9 @@ impl StreamTranslator for Chained {
         self.inner.failure().or_else(|| self.outer.failure())
     }
 }
+
+#[cfg(test)]
+mod stream_failure_tests;
 
 pub(crate) fn header(name: &'static str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
     let v = HeaderValue::from_str(value)

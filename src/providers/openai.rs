@@ -93,6 +93,9 @@ impl StreamTranslator for PassthroughStream {
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
+        if self.splitter.overflowed() {
+            return;
+        }
         if let Some(rest) = self.splitter.take_rest() {
             self.emit(&rest, out);
         }
@@ -100,6 +103,10 @@ impl StreamTranslator for PassthroughStream {
             self.done = true;
             out.extend_from_slice(b"data: [DONE]\n\n");
         }
+    }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.splitter.failure()
     }
 }
 

@@ -67,11 +67,7 @@ impl Provider for TextCompletion {
         if call.op != Operation::Chat {
             return Box::new(PassthroughStream::new(call.alias));
         }
-        Box::new(CompletionToChatStream {
-            splitter: EventSplitter::default(),
-            alias: call.alias.to_string(),
-            done: false,
-        })
+        Box::new(CompletionToChatStream::new(call.alias))
     }
 }
 
@@ -144,13 +140,22 @@ fn completion_to_chat(v: &Value, alias: &str, chunk: bool) -> Value {
     out
 }
 
-struct CompletionToChatStream {
+/// A `/completions` stream as `chat.completion.chunk` events.
+pub struct CompletionToChatStream {
     splitter: EventSplitter,
     alias: String,
     done: bool,
 }
 
 impl CompletionToChatStream {
+    pub fn new(alias: &str) -> Self {
+        CompletionToChatStream {
+            splitter: EventSplitter::default(),
+            alias: alias.to_string(),
+            done: false,
+        }
+    }
+
     fn emit(&mut self, event: &[u8], out: &mut BytesMut) {
         let Some(data) = event_data(event) else {
             return;
@@ -181,12 +186,19 @@ impl StreamTranslator for CompletionToChatStream {
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
+        if self.splitter.overflowed() {
+            return;
+        }
         if let Some(rest) = self.splitter.take_rest() {
             self.emit(&rest, out);
         }
         if !self.done {
             out.extend_from_slice(b"data: [DONE]\n\n");
         }
+    }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.splitter.failure()
     }
 }
 

@@ -17,6 +17,7 @@ mod events;
 use super::error_type;
 use super::response::{anthropic_usage, message_id, stop_reason, tool_use_id, Usage};
 use crate::canonical::sse::{event_data, EventSplitter};
+use crate::error::GatewayError;
 use crate::providers::StreamTranslator;
 use bytes::BytesMut;
 use events::{write_event, Block, Delta, ErrorBody, Event, MessageStart, StopDelta};
@@ -73,6 +74,9 @@ impl OpenAiToAnthropicStream {
 
     /// The upstream ended: close whatever is open and end the message.
     pub fn finish(&mut self, out: &mut BytesMut) {
+        if self.splitter.overflowed() {
+            return;
+        }
         if let Some(rest) = self.splitter.take_rest() {
             self.handle_event(&rest, out);
         }
@@ -288,6 +292,10 @@ impl StreamTranslator for OpenAiToAnthropicStream {
 
     fn finish(&mut self, out: &mut BytesMut) {
         OpenAiToAnthropicStream::finish(self, out);
+    }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.splitter.failure()
     }
 }
 

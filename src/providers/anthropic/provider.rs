@@ -96,6 +96,9 @@ impl StreamTranslator for stream::StreamDecoder {
     fn finish(&mut self, out: &mut BytesMut) {
         stream::StreamDecoder::finish(self, out)
     }
+    fn failure(&mut self) -> Option<GatewayError> {
+        stream::StreamDecoder::failure(self)
+    }
 }
 
 /// LiteLLM configs give Anthropic's `api_base` without a version (`https://api.anthropic.com`),

@@ -45,6 +45,11 @@ impl StreamDecoder {
         self.finish_sse(out);
     }
 
+    /// Set once an event outgrew the splitter's bound.
+    pub fn failure(&self) -> Option<GatewayError> {
+        self.splitter.failure()
+    }
+
     /// `(prompt_tokens, completion_tokens)` once the upstream has reported any usage.
     pub fn usage(&self) -> Option<(u64, u64)> {
         self.usage.as_ref().map(token_counts)

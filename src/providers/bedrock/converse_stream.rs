@@ -31,6 +31,9 @@ pub struct StreamDecoder {
     usage: Option<Value>,
     /// Converse's content blocks are Anthropic's, tool use and JSON mode alike.
     tool_blocks: ToolBlocks,
+    /// A frame could not be decoded (bad CRC, length over the bound): nothing more is read
+    /// or written, and the gateway ends the answer with this.
+    failure: Option<GatewayError>,
 }
 
 impl StreamDecoder {
@@ -43,11 +46,12 @@ impl StreamDecoder {
             chunks,
             usage: None,
             tool_blocks: ToolBlocks::default(),
+            failure: None,
         }
     }
 
     pub fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        if self.chunks.is_done() {
+        if self.chunks.is_done() || self.failure.is_some() {
             return;
         }
         self.events.push(chunk);
@@ -57,7 +61,7 @@ impl StreamDecoder {
                 Ok(None) => break,
                 Err(e) => {
                     let text = format!("malformed event stream from Bedrock: {e}");
-                    self.write_error(502, "api_error", &text, out);
+                    self.failure = Some(GatewayError::new(502, "api_error", text));
                     break;
                 }
             }
@@ -68,6 +72,9 @@ impl StreamDecoder {
     }
 
     pub fn finish(&mut self, out: &mut BytesMut) {
+        if self.failure.is_some() {
+            return;
+        }
         if !self.chunks.is_done() && self.events.buffered() > 0 {
             let text = "Bedrock stream ended inside an event";
             self.write_error(502, "api_error", text, out);
@@ -173,6 +180,10 @@ impl StreamTranslator for StreamDecoder {
 
     fn finish(&mut self, out: &mut BytesMut) {
         StreamDecoder::finish(self, out);
+    }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.failure.clone()
     }
 }
 

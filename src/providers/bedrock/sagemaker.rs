@@ -47,7 +47,7 @@ const TGI_UNSUPPORTED: &[&str] = &[
 ];
 
 /// Bound on an answer buffered for simulated streaming.
-const MAX_BUFFERED: usize = 64 * 1024 * 1024;
+pub const MAX_BUFFERED: usize = 64 * 1024 * 1024;
 
 /// LiteLLM's default prompt template: the message contents joined by spaces.
 pub fn prompt(openai: &Value) -> String {
@@ -210,36 +210,70 @@ pub fn completion_to_sse(completion: &Value, include_usage: bool) -> Vec<u8> {
 }
 
 /// Turns a whole upstream answer into a chat completion, `None` when it is not one.
-type ToCompletion = Box<dyn Fn(&[u8]) -> Option<Value> + Send>;
+pub type ToCompletion = Box<dyn Fn(&[u8]) -> Option<Value> + Send>;
 
 /// Simulated streaming: buffers the non-stream answer, replays it at the end.
-struct BufferedStream {
+pub struct BufferedStream {
     buf: Vec<u8>,
+    /// The answer outgrew [`MAX_BUFFERED`]: what was buffered is dropped, the rest ignored,
+    /// and the gateway ends the answer with [`StreamTranslator::failure`].
     overflow: bool,
     include_usage: bool,
     to_completion: ToCompletion,
 }
 
+impl BufferedStream {
+    pub fn new(include_usage: bool, to_completion: ToCompletion) -> Self {
+        BufferedStream {
+            buf: Vec::new(),
+            overflow: false,
+            include_usage,
+            to_completion,
+        }
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+}
+
 impl StreamTranslator for BufferedStream {
     fn feed(&mut self, chunk: &[u8], _out: &mut BytesMut) {
+        if self.overflow {
+            return;
+        }
         if self.buf.len() + chunk.len() > MAX_BUFFERED {
             self.overflow = true;
-        } else if !self.overflow {
+            self.buf = Vec::new();
+        } else {
             self.buf.extend_from_slice(chunk);
         }
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
-        match (self.overflow, (self.to_completion)(&self.buf)) {
-            (false, Some(completion)) => {
+        if self.overflow {
+            return;
+        }
+        match (self.to_completion)(&self.buf) {
+            Some(completion) => {
                 out.extend_from_slice(&completion_to_sse(&completion, self.include_usage))
             }
-            _ => {
+            None => {
                 let e = GatewayError::new(502, "api_error", "invalid answer from SageMaker");
                 out.extend_from_slice(&e.to_sse_event());
                 out.extend_from_slice(b"data: [DONE]\n\n");
             }
         }
+    }
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.overflow.then(|| {
+            let bound = MAX_BUFFERED / (1024 * 1024);
+            GatewayError::new(
+                502,
+                "api_error",
+                format!("SageMaker answer larger than {bound} MiB"),
+            )
+        })
     }
 }
 
@@ -289,15 +323,13 @@ impl Provider for Sagemaker {
 
     fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
         let (prompt, alias) = (prompt(&call.body.to_value()), call.alias.to_string());
-        Box::new(BufferedStream {
-            buf: Vec::new(),
-            overflow: false,
-            include_usage: call.body.include_usage,
-            to_completion: Box::new(move |bytes| {
+        Box::new(BufferedStream::new(
+            call.body.include_usage,
+            Box::new(move |bytes| {
                 let answer: Value = serde_json::from_slice(bytes).ok()?;
                 Some(tgi_to_openai(&answer, &prompt, &alias, unix_now()))
             }),
-        })
+        ))
     }
 
     fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {
@@ -340,12 +372,10 @@ impl Provider for SagemakerChat {
 
     fn stream_translator(&self, call: &Call<'_>) -> Box<dyn StreamTranslator> {
         let alias = call.alias.to_string();
-        Box::new(BufferedStream {
-            buf: Vec::new(),
-            overflow: false,
-            include_usage: call.body.include_usage,
-            to_completion: Box::new(move |bytes| chat_answer(bytes, &alias)),
-        })
+        Box::new(BufferedStream::new(
+            call.body.include_usage,
+            Box::new(move |bytes| chat_answer(bytes, &alias)),
+        ))
     }
 
     fn translate_error(&self, call: &Call<'_>, status: u16, body: &[u8]) -> GatewayError {

@@ -157,6 +157,10 @@ impl StreamTranslator for StreamDecoder {
     fn finish(&mut self, out: &mut BytesMut) {
         self.finish_sse(out);
     }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.splitter.failure()
+    }
 }
 
 /// `delta.message.tool_calls`: one object in Cohere's stream (a list is taken by its first).

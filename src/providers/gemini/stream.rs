@@ -130,6 +130,10 @@ impl StreamTranslator for StreamDecoder {
     fn finish(&mut self, out: &mut BytesMut) {
         self.finish_sse(out);
     }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.splitter.failure()
+    }
 }
 
 #[cfg(test)]

@@ -202,4 +202,8 @@ impl StreamTranslator for ClaudeStream {
     fn finish(&mut self, out: &mut BytesMut) {
         self.0.finish(out);
     }
+
+    fn failure(&mut self) -> Option<GatewayError> {
+        self.0.failure()
+    }
 }

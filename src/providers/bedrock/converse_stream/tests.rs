@@ -174,15 +174,34 @@ fn json_mode_tool_streams_as_content() {
 }
 
 #[test]
-fn a_bad_crc_ends_the_stream_with_an_error() {
+fn a_bad_crc_is_a_failure_and_nothing_more_is_written() {
     let mut bytes = binary(TEXT);
     let at = bytes.len() / 2;
     bytes[at] ^= 0xff;
-    let (out, _) = run(&[&bytes], true);
+    let (out, mut decoder) = run(&[&bytes], true);
     let d = decode(&out);
-    assert_eq!(d.errors.len(), 1);
-    assert_eq!(d.errors[0]["code"], "502");
-    assert_eq!(d.dones, 1);
+    assert!(d.errors.is_empty());
+    assert_eq!(d.dones, 0);
+    let failure = decoder.failure().unwrap();
+    assert_eq!(failure.status, 502);
+    assert!(failure.message.contains("CRC"), "{}", failure.message);
+}
+
+#[test]
+fn a_frame_over_the_size_bound_is_a_failure_before_it_is_buffered() {
+    use super::super::eventstream::MAX_MESSAGE_LEN;
+    let mut decoder = StreamDecoder::new("a", false, 0);
+    let mut out = BytesMut::new();
+    let mut prelude = ((MAX_MESSAGE_LEN + 1) as u32).to_be_bytes().to_vec();
+    prelude.extend_from_slice(&0u32.to_be_bytes());
+    let crc = crc32fast::hash(&prelude);
+    prelude.extend_from_slice(&crc.to_be_bytes());
+    decoder.feed(&prelude, &mut out);
+    assert!(decoder.failure().unwrap().message.contains("out of bounds"));
+    decoder.feed(&vec![0; 1024 * 1024], &mut out);
+    assert_eq!(decoder.events.buffered(), 0);
+    decoder.finish(&mut out);
+    assert!(out.is_empty());
 }
 
 #[test]

@@ -174,3 +174,23 @@ fn chat_answers_take_the_alias() {
         "litellm.APIError: APIError: SagemakerException - Received client error (400)"
     ));
 }
+
+#[test]
+fn an_answer_over_the_buffer_bound_is_a_failure_and_is_dropped() {
+    let mut stream = BufferedStream::new(false, Box::new(|bytes| chat_answer(bytes, "a")));
+    let mut out = BytesMut::new();
+    let read = vec![b' '; 1024 * 1024];
+    for _ in 0..MAX_BUFFERED / read.len() {
+        stream.feed(&read, &mut out);
+    }
+    assert!(stream.failure().is_none());
+    assert_eq!(stream.buffered(), MAX_BUFFERED);
+    stream.feed(b"{}", &mut out);
+    assert_eq!(stream.buffered(), 0);
+    let failure = stream.failure().unwrap();
+    assert_eq!(failure.status, 502);
+    assert_eq!(failure.message, "SageMaker answer larger than 64 MiB");
+    stream.feed(b"{}", &mut out);
+    stream.finish(&mut out);
+    assert!(out.is_empty());
+}
