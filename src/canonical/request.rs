@@ -31,6 +31,9 @@ impl Operation {
 pub struct RequestBody {
     raw: Bytes,
     fields: Vec<(String, Range<usize>)>,
+    /// A key appeared more than once; `fields` holds its last value, as Python's `json` (and so
+    /// LiteLLM) reads it, and `with_model` rebuilds the body so no copy reaches the provider.
+    duplicate_keys: bool,
     pub model: String,
     pub stream: bool,
     /// `stream_options.include_usage`
@@ -40,10 +43,11 @@ pub struct RequestBody {
 impl RequestBody {
     /// Parses and checks a body for `op`, with errors naming the offending param.
     pub fn parse(raw: Bytes, op: Operation) -> Result<RequestBody, GatewayError> {
-        let fields = top_level_fields(&raw)?;
+        let (fields, duplicate_keys) = last_of_each_key(top_level_fields(&raw)?);
         let mut body = RequestBody {
             raw,
             fields,
+            duplicate_keys,
             model: String::new(),
             stream: false,
             include_usage: false,
@@ -134,7 +138,7 @@ impl RequestBody {
     pub fn with_model(&self, model: &str) -> Bytes {
         let model_json = json_scan::quote(model);
         let has_gateway_params = self.fields.iter().any(|(k, _)| is_gateway_param(k));
-        if !has_gateway_params {
+        if !has_gateway_params && !self.duplicate_keys {
             return match self.fields.iter().find(|(k, _)| k == "model") {
                 Some((_, span)) => json_scan::splice(&self.raw, span.clone(), &model_json),
                 None => self.raw.clone(),
@@ -185,6 +189,24 @@ const GATEWAY_PARAMS: &[&str] = &[
 
 pub fn is_gateway_param(key: &str) -> bool {
     GATEWAY_PARAMS.contains(&key)
+}
+
+/// Each key once, with its last value, and whether any was repeated. Routing on the first
+/// `model` while the provider reads the second would let a client pick any upstream model.
+fn last_of_each_key(fields: Vec<(String, Range<usize>)>) -> (Vec<(String, Range<usize>)>, bool) {
+    let mut seen = std::collections::HashSet::with_capacity(fields.len());
+    if fields.iter().all(|(k, _)| seen.insert(k.as_str())) {
+        return (fields, false);
+    }
+    let mut seen = std::collections::HashSet::with_capacity(fields.len());
+    let mut kept: Vec<_> = fields
+        .iter()
+        .rev()
+        .filter(|(k, _)| seen.insert(k.as_str()))
+        .cloned()
+        .collect();
+    kept.reverse();
+    (kept, true)
 }
 
 /// The top-level keys of a JSON object and the byte spans of their values.
@@ -261,6 +283,23 @@ mod tests {
         assert_eq!(
             &b.with_model("gpt-4o")[..],
             br#"{"model":"gpt-4o","messages":[],"temperature":0.5}"#
+        );
+    }
+
+    #[test]
+    fn a_repeated_model_is_read_and_replaced_as_one() {
+        // Before, the gateway routed on the first `model` and spliced only that one, so the
+        // provider (reading the last) got the client's second: any upstream model, unchecked.
+        let b = parse(
+            r#"{"model":"cheap","messages":[],"model":"gpt-4-32k","n":1,"n":2}"#,
+            Operation::Chat,
+        )
+        .unwrap();
+        assert_eq!(b.model, "gpt-4-32k");
+        assert_eq!(b.raw_field("n"), Some(&b"2"[..]));
+        assert_eq!(
+            &b.with_model("upstream")[..],
+            br#"{"messages":[],"model":"upstream","n":2}"#
         );
     }
 
