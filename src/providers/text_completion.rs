@@ -157,6 +157,9 @@ impl CompletionToChatStream {
     }
 
     fn emit(&mut self, event: &[u8], out: &mut BytesMut) {
+        if self.done {
+            return;
+        }
         let Some(data) = event_data(event) else {
             return;
         };
