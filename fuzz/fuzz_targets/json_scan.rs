@@ -48,6 +48,14 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(body) = RequestBody::parse(Bytes::copy_from_slice(json), op) {
         assert!(!body.model.is_empty());
         let out = body.with_model("x\"y");
+        let _ = body.to_value();
+        let _ = body.raw_field("messages");
+        // The parser skips field values the way serde_json skips them, which lets a lone
+        // surrogate escape (`"\ud888"`) through, as JSON's grammar and Python's `json` do; a
+        // serde_json tree refuses it. So the output is checked when the input is a tree.
+        if parsed.is_none() {
+            return;
+        }
         let v: Value = serde_json::from_slice(&out).unwrap_or_else(|e| {
             panic!(
                 "with_model gave invalid JSON ({e}) for {:?}: {:?}",
@@ -56,7 +64,5 @@ fuzz_target!(|data: &[u8]| {
             )
         });
         assert_eq!(v.get("model").and_then(Value::as_str), Some("x\"y"));
-        let _ = body.to_value();
-        let _ = body.raw_field("messages");
     }
 });

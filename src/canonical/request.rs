@@ -304,6 +304,20 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_surrogate_escape_is_passed_on_untouched() {
+        // From the json_scan fuzz target: JSON's grammar (and Python's `json`) allow `\ud888`
+        // alone, serde_json's tree does not; the body is forwarded byte for byte all the same.
+        let raw = include_bytes!("../../tests/fixtures/fuzz/json_scan_lone_surrogate.json");
+        let b = RequestBody::parse(Bytes::from_static(raw), Operation::Chat).unwrap();
+        assert_eq!(b.model, "gpt-4o");
+        // Its keys repeat too, so the body is rebuilt: each key once, bytes of values kept.
+        let out = b.with_model("x");
+        assert!(out.starts_with(br#"{"model":"x","mess!ges":"#));
+        let surrogate: &[u8] = br#""hi \"th\ud888ere\" \u00e9""#;
+        assert!(out.windows(surrogate.len()).any(|w| w == surrogate));
+    }
+
+    #[test]
     fn errors_name_the_param() {
         let e = parse(r#"{"model":"m"}"#, Operation::Chat).err().unwrap();
         assert_eq!((e.status, e.param.as_deref()), (400, Some("messages")));
