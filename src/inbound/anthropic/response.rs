@@ -92,7 +92,7 @@ pub(super) fn anthropic_usage(openai: &Value) -> Usage {
     };
     let cache_creation = count(openai.get("cache_creation_input_tokens"));
     Usage {
-        input_tokens: prompt.saturating_sub(cache_read + cache_creation),
+        input_tokens: prompt.saturating_sub(cache_read.saturating_add(cache_creation)),
         cache_creation_input_tokens: (cache_creation > 0).then_some(cache_creation),
         cache_read_input_tokens: (cache_read > 0).then_some(cache_read),
         output_tokens: count(openai.get("completion_tokens")),

@@ -86,9 +86,10 @@ impl OpenAiToAnthropicStream {
     /// `(prompt_tokens, completion_tokens)` once the provider has reported usage.
     pub fn usage(&self) -> Option<(u64, u64)> {
         let usage = anthropic_usage(self.usage.as_ref()?);
-        let prompt = usage.input_tokens
-            + usage.cache_read_input_tokens.unwrap_or(0)
-            + usage.cache_creation_input_tokens.unwrap_or(0);
+        let prompt = usage
+            .input_tokens
+            .saturating_add(usage.cache_read_input_tokens.unwrap_or(0))
+            .saturating_add(usage.cache_creation_input_tokens.unwrap_or(0));
         Some((prompt, usage.output_tokens))
     }
 

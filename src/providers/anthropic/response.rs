@@ -129,9 +129,10 @@ pub(crate) fn finish_reason(stop_reason: &str) -> &'static str {
 /// `(prompt_tokens, completion_tokens)` of an Anthropic usage object: cache reads and cache
 /// writes are prompt tokens too.
 pub(crate) fn token_counts(usage: &Value) -> (u64, u64) {
+    // Saturating: the counts are the upstream's numbers, any size.
     let prompt = count(usage, "input_tokens")
-        + count(usage, "cache_read_input_tokens")
-        + count(usage, "cache_creation_input_tokens");
+        .saturating_add(count(usage, "cache_read_input_tokens"))
+        .saturating_add(count(usage, "cache_creation_input_tokens"));
     (prompt, count(usage, "output_tokens"))
 }
 
@@ -142,7 +143,7 @@ pub(crate) fn openai_usage(usage: &Value) -> Value {
     json!({
         "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+        "total_tokens": prompt.saturating_add(completion),
         "prompt_tokens_details": {"cached_tokens": cache_read},
         "cache_creation_input_tokens": count(usage, "cache_creation_input_tokens"),
         "cache_read_input_tokens": cache_read,
@@ -165,6 +166,16 @@ fn count(usage: &Value, field: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_token_counts_saturate() {
+        // The same overflow the fuzzer found in Vertex's embedding counts.
+        let max = u64::MAX;
+        let usage =
+            json!({"input_tokens": max, "cache_read_input_tokens": 1, "output_tokens": max});
+        assert_eq!(token_counts(&usage), (max, max));
+        assert_eq!(openai_usage(&usage)["total_tokens"], max);
+    }
 
     const TEXT: &str = include_str!("../../../tests/fixtures/anthropic/message_text.json");
     const TOOL: &str = include_str!("../../../tests/fixtures/anthropic/message_tool_use.json");

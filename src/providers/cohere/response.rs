@@ -103,7 +103,7 @@ pub(crate) fn openai_usage(usage: &Value) -> Value {
     let mut out = json!({
         "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+        "total_tokens": prompt.saturating_add(completion),
     });
     if usage.get("cached_tokens").is_some() {
         out["prompt_tokens_details"] = json!({"cached_tokens": count(usage, "cached_tokens")});

@@ -123,7 +123,11 @@ pub fn from_batch_embed_response(gemini: &Value, request: &EmbeddingRequest, ali
         .iter()
         .map(|e| e.get("values").unwrap_or(&Value::Null))
         .collect();
-    let prompt_tokens = request.texts.iter().map(|t| estimate_tokens(t)).sum();
+    let prompt_tokens = request
+        .texts
+        .iter()
+        .map(|t| estimate_tokens(t))
+        .fold(0, u64::saturating_add);
     openai_list(&vectors, request, alias, prompt_tokens)
 }
 
@@ -138,7 +142,8 @@ pub fn from_predict_response(vertex: &Value, request: &EmbeddingRequest, alias: 
         .iter()
         .filter_map(|p| p.pointer("/embeddings/statistics/token_count"))
         .filter_map(|c| c.as_u64().or_else(|| c.as_f64().map(|f| f as u64)))
-        .sum();
+        // Saturating: the counts are the upstream's numbers, any size.
+        .fold(0, u64::saturating_add);
     openai_list(&vectors, request, alias, prompt_tokens)
 }
 
@@ -291,6 +296,18 @@ mod tests {
             out["usage"],
             json!({"prompt_tokens": 13, "total_tokens": 13})
         );
+    }
+
+    #[test]
+    fn huge_vertex_token_counts_saturate() {
+        // From the whole_responses fuzz target: a count of 7e59 (read as u64::MAX) plus 7
+        // overflowed the sum.
+        let raw = include_str!(
+            "../../../tests/fixtures/fuzz/whole_responses_vertex_token_count_overflow.json"
+        );
+        let r = request(json!({"input": ["a", "b"]}));
+        let out = from_predict_response(&serde_json::from_str(raw).unwrap(), &r, "emb");
+        assert_eq!(out["usage"]["prompt_tokens"], u64::MAX);
     }
 
     #[test]
