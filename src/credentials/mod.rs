@@ -1,3 +1,5 @@
 //! Provider credentials that must be fetched and kept fresh off the request path.
 
+pub mod aws;
+pub mod http;
 pub mod vertex_tokens;
