@@ -1,0 +1,243 @@
+"""Cloud credentials the way a VM, container or CI runner gets them, each source against the
+mock's endpoints (loadtest/mock/cloud_creds.rs), pointed at through the environment variables the
+official SDKs read. Each test shows the signed or authorized request reaching the provider mock
+and, with a short lifetime, a refresh before expiry. Nothing leaves 127.0.0.1: the metadata
+defaults are overridden here or closed by conftest."""
+
+import re
+import time
+
+import httpx
+import pytest
+
+from provider_helpers import config, deployment, expected_signature, parse_sigv4, user
+
+REGION = "us-east-1"
+MODEL_ID = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+AKID = "AKIDEXAMPLE"
+SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+# Empty values count as unset: the runner's own AWS settings must not leak into a test.
+NO_AWS_ENV = {
+    name: ""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_STS",
+    )
+}
+
+
+def stats(mock):
+    return httpx.get(f"{mock.base}/__mock/stats", timeout=5).json()
+
+
+@pytest.fixture
+def lifetime(mock):
+    """Sets the lifetime of what the mock's credential endpoints issue; restored after."""
+
+    def set_lifetime(seconds):
+        httpx.put(f"{mock.base}/__mock/credential_lifetime/{seconds}", timeout=5).raise_for_status()
+
+    yield set_lifetime
+    set_lifetime(3600)
+
+
+@pytest.fixture
+def aws_gateway(mock, start_gateway, tmp_path):
+    """A Bedrock deployment without keys in the config, run with `env` on top of an environment
+    cleared of AWS settings (HOME is an empty directory: no ~/.aws)."""
+
+    def start(env=None, **params):
+        cfg = config(deployment("claude", f"bedrock/{MODEL_ID}", api_base=mock.base, aws_region_name=REGION, **params))
+        return start_gateway(cfg, env={**NO_AWS_ENV, "HOME": str(tmp_path), **(env or {})})
+
+    return start
+
+
+def answered(gw, alias="claude", timeout=10.0):
+    """Calls until the gateway answers (credentials are fetched in the background at start)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = gw.post("/v1/chat/completions", {"model": alias, "messages": user("hi")})
+        if r.status_code == 200 or time.monotonic() > deadline:
+            assert r.status_code == 200, f"{r.status_code} {r.text}\n{gw.log()[-3000:]}"
+            return r.json()
+
+
+def bedrock_requests(mock):
+    return [r for r in mock.requests() if r["path"].startswith("/model/")]
+
+
+def assert_signed_with_issued_keys(rec):
+    """Signed with mock-issued temporary keys: returns their number."""
+    fields = parse_sigv4(rec["headers"]["authorization"])
+    akid = fields["Credential"].split("/")[0]
+    m = re.fullmatch(r"ASIAMOCK(\d{12})", akid)
+    assert m, akid
+    n = int(m.group(1))
+    assert rec["headers"]["x-amz-security-token"] == f"mock-session-token-{n}"
+    assert fields["Signature"] == expected_signature(rec, f"mock-secret-{n}", REGION, "bedrock")
+    return n
+
+
+def wait_for_new_keys(mock, after, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while stats(mock)["aws_keys_issued"] <= after:
+        assert time.monotonic() < deadline, "the gateway did not refresh its AWS keys"
+        time.sleep(0.2)
+
+
+def assert_refreshes_before_expiry(gw, mock, first):
+    """With a 6 s lifetime the keys are fetched again after about 3 s, while still valid, and
+    the next call is signed with the new ones."""
+    issued = stats(mock)["aws_keys_issued"]
+    wait_for_new_keys(mock, issued)
+    time.sleep(0.3)
+    mock.clear()
+    answered(gw)
+    second = assert_signed_with_issued_keys(bedrock_requests(mock)[-1])
+    assert second > first
+
+
+def test_imds_v2_instance_role(mock, aws_gateway, lifetime):
+    lifetime(6)
+    mock.clear()
+    gw = aws_gateway({"AWS_EC2_METADATA_SERVICE_ENDPOINT": mock.base})
+    answered(gw)
+    reqs = mock.requests()
+    put = next(r for r in reqs if r["path"] == "/latest/api/token")
+    assert put["method"] == "PUT"
+    assert put["headers"]["x-aws-ec2-metadata-token-ttl-seconds"] == "21600"
+    role = next(r for r in reqs if r["path"] == "/latest/meta-data/iam/security-credentials/")
+    assert role["headers"]["x-aws-ec2-metadata-token"].startswith("mock-imds-token-")
+    creds = next(r for r in reqs if r["path"] == "/latest/meta-data/iam/security-credentials/mock-instance-role")
+    assert creds["method"] == "GET" and creds["headers"]["x-aws-ec2-metadata-token"]
+    first = assert_signed_with_issued_keys(bedrock_requests(mock)[-1])
+    assert_refreshes_before_expiry(gw, mock, first)
+
+
+def test_web_identity_assume_role_with_web_identity(mock, aws_gateway, lifetime, tmp_path):
+    lifetime(6)
+    token_file = tmp_path / "web-identity-token"
+    token_file.write_text("eyJhbGciOiJSUzI1NiJ9.ci-runner-oidc-token.sig\n")
+    mock.clear()
+    gw = aws_gateway(
+        {
+            "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file),
+            "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ci",
+            "AWS_ROLE_SESSION_NAME": "ci-session",
+            "AWS_ENDPOINT_URL_STS": f"{mock.base}/sts",
+        }
+    )
+    answered(gw)
+    sts = next(r for r in mock.requests() if r["path"] == "/sts")
+    assert sts["body"] == {
+        "Action": "AssumeRoleWithWebIdentity",
+        "RoleArn": "arn:aws:iam::123456789012:role/ci",
+        "RoleSessionName": "ci-session",
+        "Version": "2011-06-15",
+        "WebIdentityToken": "eyJhbGciOiJSUzI1NiJ9.ci-runner-oidc-token.sig",
+    }
+    assert "authorization" not in sts["headers"], "AssumeRoleWithWebIdentity is not signed"
+    first = assert_signed_with_issued_keys(bedrock_requests(mock)[-1])
+    assert_refreshes_before_expiry(gw, mock, first)
+
+
+def test_aws_role_name_assumes_the_role_with_the_deployment_keys(mock, aws_gateway, lifetime):
+    lifetime(6)
+    mock.clear()
+    gw = aws_gateway(
+        {"AWS_ENDPOINT_URL_STS": f"{mock.base}/sts"},
+        aws_access_key_id=AKID,
+        aws_secret_access_key=SECRET,
+        aws_role_name="arn:aws:iam::123456789012:role/bedrock-caller",
+        aws_session_name="tollgate-test",
+    )
+    answered(gw)
+    sts = next(r for r in mock.requests() if r["path"] == "/sts")
+    assert sts["body"]["Action"] == "AssumeRole"
+    assert sts["body"]["RoleArn"] == "arn:aws:iam::123456789012:role/bedrock-caller"
+    assert sts["body"]["RoleSessionName"] == "tollgate-test"
+    # STS itself is called signed with the deployment's own keys, for sts in the region.
+    fields = parse_sigv4(sts["headers"]["authorization"])
+    assert fields["Credential"].startswith(f"{AKID}/")
+    assert fields["Signature"] == expected_signature(sts, SECRET, REGION, "sts")
+    # The provider call is signed with the assumed role's keys, not the deployment's.
+    first = assert_signed_with_issued_keys(bedrock_requests(mock)[-1])
+    assert_refreshes_before_expiry(gw, mock, first)
+
+
+def test_shared_credentials_file_profile(mock, aws_gateway, tmp_path):
+    creds = tmp_path / "credentials"
+    creds.write_text(
+        "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = default-secret\n\n"
+        f"[team]\naws_access_key_id = AKIATEAM\naws_secret_access_key = {SECRET}\n"
+    )
+    mock.clear()
+    gw = aws_gateway({"AWS_SHARED_CREDENTIALS_FILE": str(creds)}, aws_profile_name="team")
+    answered(gw)
+    rec = bedrock_requests(mock)[-1]
+    fields = parse_sigv4(rec["headers"]["authorization"])
+    assert fields["Credential"].startswith("AKIATEAM/")
+    assert fields["Signature"] == expected_signature(rec, SECRET, REGION, "bedrock")
+    assert "x-amz-security-token" not in rec["headers"]
+    assert not [r for r in mock.requests() if r["path"].startswith("/latest/")], "a profile is used before IMDS"
+
+
+def test_default_profile_from_home(mock, aws_gateway, tmp_path):
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "credentials").write_text(f"[default]\naws_access_key_id=AKIAHOME\naws_secret_access_key={SECRET}\n")
+    mock.clear()
+    gw = aws_gateway({"AWS_EC2_METADATA_SERVICE_ENDPOINT": mock.base})
+    answered(gw)
+    rec = bedrock_requests(mock)[-1]
+    assert parse_sigv4(rec["headers"]["authorization"])["Credential"].startswith("AKIAHOME/")
+    assert not [r for r in mock.requests() if r["path"].startswith("/latest/")]
+
+
+def test_ecs_container_endpoint(mock, aws_gateway, lifetime):
+    lifetime(6)
+    mock.clear()
+    gw = aws_gateway(
+        {
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"{mock.base}/v2/credentials/task-1",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "container-auth-token",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": mock.base,
+        }
+    )
+    answered(gw)
+    reqs = mock.requests()
+    ecs = next(r for r in reqs if r["path"] == "/v2/credentials/task-1")
+    assert ecs["method"] == "GET"
+    assert ecs["headers"]["authorization"] == "container-auth-token"
+    assert not [r for r in reqs if r["path"].startswith("/latest/")], "the container endpoint is used before IMDS"
+    first = assert_signed_with_issued_keys(bedrock_requests(mock)[-1])
+    assert_refreshes_before_expiry(gw, mock, first)
+
+
+def test_environment_keys_come_before_instance_metadata(mock, aws_gateway):
+    mock.clear()
+    gw = aws_gateway(
+        {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_EC2_METADATA_SERVICE_ENDPOINT": mock.base}
+    )
+    answered(gw)
+    rec = bedrock_requests(mock)[-1]
+    assert expected_signature(rec, SECRET, REGION, "bedrock") == parse_sigv4(rec["headers"]["authorization"])["Signature"]
+    assert not [r for r in mock.requests() if r["path"].startswith("/latest/")]
+
+
+def test_no_credential_source_is_a_clear_error(mock, aws_gateway):
+    """IMDS unreachable (conftest's closed port): the call fails saying why, it does not hang."""
+    gw = aws_gateway()
+    r = gw.post("/v1/chat/completions", {"model": "claude", "messages": user("hi")})
+    assert r.status_code >= 400
+    assert "no AWS credentials" in r.text, r.text
