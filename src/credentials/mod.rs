@@ -1,5 +1,6 @@
 //! Provider credentials that must be fetched and kept fresh off the request path.
 
 pub mod aws;
+pub mod google;
 pub mod http;
 pub mod vertex_tokens;

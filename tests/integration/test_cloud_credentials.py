@@ -4,6 +4,7 @@ official SDKs read. Each test shows the signed or authorized request reaching th
 and, with a short lifetime, a refresh before expiry. Nothing leaves 127.0.0.1: the metadata
 defaults are overridden here or closed by conftest."""
 
+import json
 import re
 import time
 
@@ -241,3 +242,118 @@ def test_no_credential_source_is_a_clear_error(mock, aws_gateway):
     r = gw.post("/v1/chat/completions", {"model": "claude", "messages": user("hi")})
     assert r.status_code >= 400
     assert "no AWS credentials" in r.text, r.text
+
+
+# --- Google Application Default Credentials (Vertex AI) -------------------------------------
+
+VERTEX_MODEL_PATH = "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent"
+BEARER = re.compile(r"Bearer mock-access-token-(\d+)")
+
+
+@pytest.fixture
+def vertex_gateway(mock, start_gateway):
+    def start(env=None, **params):
+        cfg = config(
+            deployment(
+                "gem", "vertex_ai/gemini-2.0-flash", api_base=mock.base, vertex_project="p", vertex_location="us-central1", **params
+            )
+        )
+        return start_gateway(cfg, env={"GOOGLE_APPLICATION_CREDENTIALS": "", **(env or {})})
+
+    return start
+
+
+def provider_token(mock, path):
+    """The number of the mock-issued bearer token on the last request to `path`."""
+    recs = [r for r in mock.requests() if r["path"] == path]
+    assert recs, [r["path"] for r in mock.requests()]
+    m = BEARER.fullmatch(recs[-1]["headers"]["authorization"])
+    assert m, recs[-1]["headers"]
+    n = int(m.group(1))
+    assert n <= stats(mock)["tokens_issued"], "a token the mock issued"
+    return n
+
+
+def assert_token_refreshed(gw, mock, alias, path, first):
+    """With a 6 s lifetime a new token is fetched after about 3 s, and the next call uses it."""
+    issued = stats(mock)["tokens_issued"]
+    deadline = time.monotonic() + 10
+    while stats(mock)["tokens_issued"] <= issued:
+        assert time.monotonic() < deadline, "the gateway did not refresh its token"
+        time.sleep(0.2)
+    time.sleep(0.3)
+    answered(gw, alias)
+    assert provider_token(mock, path) > first
+
+
+def test_gce_metadata_server_token(mock, vertex_gateway, lifetime):
+    lifetime(6)
+    mock.clear()
+    gw = vertex_gateway({"GCE_METADATA_HOST": f"127.0.0.1:{mock.port}"})
+    answered(gw, "gem")
+    meta = [r for r in mock.requests() if r["path"] == "/computeMetadata/v1/instance/service-accounts/default/token"]
+    assert meta and meta[0]["method"] == "GET"
+    assert meta[0]["headers"]["metadata-flavor"] == "Google"
+    first = provider_token(mock, VERTEX_MODEL_PATH)
+    assert_token_refreshed(gw, mock, "gem", VERTEX_MODEL_PATH, first)
+
+
+def test_authorized_user_refresh_token_grant(mock, vertex_gateway, lifetime, tmp_path):
+    lifetime(6)
+    creds = tmp_path / "adc.json"
+    creds.write_text(
+        json.dumps(
+            {
+                "type": "authorized_user",
+                "client_id": "764086051850-abc.apps.googleusercontent.com",
+                "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty",
+                "refresh_token": "1//0refresh-token",
+                "token_uri": f"{mock.base}/token",
+            }
+        )
+    )
+    mock.clear()
+    gw = vertex_gateway({"GOOGLE_APPLICATION_CREDENTIALS": str(creds)})
+    answered(gw, "gem")
+    grant = next(r for r in mock.requests() if r["path"] == "/token")
+    assert grant["body"] == {
+        "grant_type": "refresh_token",
+        "client_id": "764086051850-abc.apps.googleusercontent.com",
+        "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty",
+        "refresh_token": "1//0refresh-token",
+    }
+    first = provider_token(mock, VERTEX_MODEL_PATH)
+    assert_token_refreshed(gw, mock, "gem", VERTEX_MODEL_PATH, first)
+
+
+def test_external_account_file_sourced_token_exchange(mock, vertex_gateway, lifetime, tmp_path):
+    lifetime(6)
+    subject = tmp_path / "oidc-token"
+    subject.write_text("eyJhbGciOiJSUzI1NiJ9.github-actions-oidc.sig\n")
+    creds = tmp_path / "wif.json"
+    audience = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/ci/providers/github"
+    creds.write_text(
+        json.dumps(
+            {
+                "type": "external_account",
+                "audience": audience,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+                "token_url": f"{mock.base}/v1/token",
+                "credential_source": {"file": str(subject), "format": {"type": "text"}},
+            }
+        )
+    )
+    mock.clear()
+    gw = vertex_gateway(vertex_credentials=str(creds))
+    answered(gw, "gem")
+    exchange = next(r for r in mock.requests() if r["path"] == "/v1/token")
+    assert exchange["body"] == {
+        "audience": audience,
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "scope": "https://www.googleapis.com/auth/cloud-platform",
+        "subject_token": "eyJhbGciOiJSUzI1NiJ9.github-actions-oidc.sig",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+    }
+    first = provider_token(mock, VERTEX_MODEL_PATH)
+    assert_token_refreshed(gw, mock, "gem", VERTEX_MODEL_PATH, first)
