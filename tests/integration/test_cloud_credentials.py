@@ -357,3 +357,71 @@ def test_external_account_file_sourced_token_exchange(mock, vertex_gateway, life
     }
     first = provider_token(mock, VERTEX_MODEL_PATH)
     assert_token_refreshed(gw, mock, "gem", VERTEX_MODEL_PATH, first)
+
+
+# --- Azure OpenAI: Entra ID --------------------------------------------------------------------
+
+AZURE_CHAT_PATH = "/openai/deployments/my-gpt4o-deployment/chat/completions"
+
+
+@pytest.fixture
+def azure_gateway(mock, start_gateway):
+    def start(env=None, **params):
+        cfg = config(
+            deployment("azure-gpt", "azure/my-gpt4o-deployment", api_base=mock.base, api_version="2024-10-21", **params)
+        )
+        return start_gateway(cfg, env=env)
+
+    return start
+
+
+def test_entra_id_client_credentials(mock, azure_gateway, lifetime):
+    lifetime(6)
+    mock.clear()
+    gw = azure_gateway(
+        {"AZURE_AUTHORITY_HOST": mock.base},
+        tenant_id="72f988bf-86f1-41af-91ab-2d7cd011db47",
+        client_id="app-client-id",
+        client_secret="app-client-secret",
+    )
+    answered(gw, "azure-gpt")
+    grant = next(r for r in mock.requests() if r["path"].endswith("/oauth2/v2.0/token"))
+    assert grant["path"] == "/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"
+    assert grant["body"] == {
+        "grant_type": "client_credentials",
+        "client_id": "app-client-id",
+        "client_secret": "app-client-secret",
+        "scope": "https://cognitiveservices.azure.com/.default",
+    }
+    chat = [r for r in mock.requests() if r["path"] == AZURE_CHAT_PATH][-1]
+    assert "api-key" not in chat["headers"]
+    first = provider_token(mock, AZURE_CHAT_PATH)
+    assert_token_refreshed(gw, mock, "azure-gpt", AZURE_CHAT_PATH, first)
+
+
+def test_managed_identity_through_instance_metadata(mock, azure_gateway, lifetime):
+    lifetime(6)
+    mock.clear()
+    gw = azure_gateway({"AZURE_POD_IDENTITY_AUTHORITY_HOST": mock.base})
+    answered(gw, "azure-gpt")
+    imds = next(r for r in mock.requests() if r["path"] == "/metadata/identity/oauth2/token")
+    assert imds["method"] == "GET"
+    assert imds["headers"]["metadata"] == "true"
+    assert "resource=https%3A%2F%2Fcognitiveservices.azure.com" in imds["query"]
+    assert "api-version=2018-02-01" in imds["query"]
+    first = provider_token(mock, AZURE_CHAT_PATH)
+    assert_token_refreshed(gw, mock, "azure-gpt", AZURE_CHAT_PATH, first)
+
+
+def test_static_azure_ad_token_and_api_key_stay_as_they_were(mock, azure_gateway):
+    mock.clear()
+    gw = azure_gateway(azure_ad_token="static-entra-token")
+    answered(gw, "azure-gpt")
+    chat = [r for r in mock.requests() if r["path"] == AZURE_CHAT_PATH][-1]
+    assert chat["headers"]["authorization"] == "Bearer static-entra-token"
+    gw = azure_gateway({"AZURE_POD_IDENTITY_AUTHORITY_HOST": mock.base}, api_key="azure-secret")
+    answered(gw, "azure-gpt")
+    chat = [r for r in mock.requests() if r["path"] == AZURE_CHAT_PATH][-1]
+    assert chat["headers"]["api-key"] == "azure-secret"
+    assert "authorization" not in chat["headers"]
+    assert not [r for r in mock.requests() if r["path"].startswith("/metadata/")], "no token fetched with an api-key"
