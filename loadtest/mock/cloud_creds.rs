@@ -42,6 +42,7 @@ pub fn route(ctx: &Ctx<'_>) -> Option<Resp> {
             gce_token(ctx)
         }
         (&Method::GET, "/metadata/identity/oauth2/token") => azure_imds_token(ctx),
+        (&Method::POST, p) if p.ends_with(":generateAccessToken") => impersonate(ctx),
         _ => return None,
     })
 }
@@ -192,6 +193,29 @@ fn gce_token(ctx: &Ctx<'_>) -> Resp {
         200,
         &json!({"access_token": token, "expires_in": lifetime_s(ctx), "token_type": "Bearer"}),
     )
+}
+
+/// IAM Credentials `generateAccessToken`: a service account's token for a
+/// caller holding a token this mock issued (the federated one).
+fn impersonate(ctx: &Ctx<'_>) -> Resp {
+    if let Err(msg) = crate::google_oauth::check_bearer(ctx) {
+        return reply::json(
+            401,
+            &json!({"error": {"code": 401, "message": msg, "status": "UNAUTHENTICATED"}}),
+        );
+    }
+    let scoped = ctx
+        .object()
+        .and_then(|o| o.get("scope"))
+        .and_then(|s| s.as_array())
+        .is_some_and(|s| !s.is_empty());
+    if !scoped {
+        let e = json!({"error": {"code": 400, "message": "scope is required", "status": "INVALID_ARGUMENT"}});
+        return reply::json(400, &e);
+    }
+    let token = issue_access_token(ctx);
+    let expire = iso_time(unix_now() + lifetime_s(ctx));
+    reply::json(200, &json!({"accessToken": token, "expireTime": expire}))
 }
 
 /// Azure's instance metadata managed-identity token (`Metadata: true`,

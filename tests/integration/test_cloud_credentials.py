@@ -425,3 +425,37 @@ def test_static_azure_ad_token_and_api_key_stay_as_they_were(mock, azure_gateway
     assert chat["headers"]["api-key"] == "azure-secret"
     assert "authorization" not in chat["headers"]
     assert not [r for r in mock.requests() if r["path"].startswith("/metadata/")], "no token fetched with an api-key"
+
+
+def test_external_account_with_service_account_impersonation(mock, vertex_gateway, tmp_path):
+    """Workload identity federation as CI runners use it: the federated token from STS buys
+    the service account's token at generateAccessToken, which is what Vertex receives."""
+    subject = tmp_path / "oidc.json"
+    subject.write_text(json.dumps({"id_token": "eyJ.oidc-in-json.sig"}))
+    impersonation = f"{mock.base}/v1/projects/-/serviceAccounts/ci@p.iam.gserviceaccount.com:generateAccessToken"
+    creds = tmp_path / "wif.json"
+    creds.write_text(
+        json.dumps(
+            {
+                "type": "external_account",
+                "audience": "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/ci/providers/oidc",
+                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+                "token_url": f"{mock.base}/v1/token",
+                "service_account_impersonation_url": impersonation,
+                "credential_source": {
+                    "file": str(subject),
+                    "format": {"type": "json", "subject_token_field_name": "id_token"},
+                },
+            }
+        )
+    )
+    mock.clear()
+    gw = vertex_gateway(vertex_credentials=str(creds))
+    answered(gw, "gem")
+    reqs = mock.requests()
+    exchange = next(r for r in reqs if r["path"] == "/v1/token")
+    assert exchange["body"]["subject_token"] == "eyJ.oidc-in-json.sig"
+    imp = next(r for r in reqs if r["path"].endswith(":generateAccessToken"))
+    federated = int(BEARER.fullmatch(imp["headers"]["authorization"]).group(1))
+    assert imp["body"]["scope"] == ["https://www.googleapis.com/auth/cloud-platform"]
+    assert provider_token(mock, VERTEX_MODEL_PATH) > federated, "Vertex gets the impersonated token"

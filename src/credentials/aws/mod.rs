@@ -34,6 +34,10 @@ pub struct AwsCredentialRefresher {
     pub gateway: Arc<Gateway>,
     /// Fetched keys by [`chain::Chain::cache_key`].
     fetched: DashMap<String, Fetched>,
+    /// Chains whose last fetch failed, until when not to try again: deployments sharing an
+    /// unreachable source (IMDS off EC2 takes the whole fetch timeout) wait once per pass, not
+    /// once each.
+    failed_until: DashMap<String, Instant>,
 }
 
 struct Fetched {
@@ -46,6 +50,7 @@ impl AwsCredentialRefresher {
         AwsCredentialRefresher {
             gateway,
             fetched: DashMap::new(),
+            failed_until: DashMap::new(),
         }
     }
 
@@ -81,12 +86,17 @@ impl AwsCredentialRefresher {
                 next = next.min(f.refresh_at - now);
                 continue;
             }
+            if let Some(until) = self.failed_until.get(&key).map(|u| *u).filter(|u| *u > now) {
+                next = next.min(until - now);
+                continue;
+            }
             match chain::fetch(self.gateway.upstream.resolver(), &chain, &region).await {
                 Ok(issued) => {
                     let wait = refresh_delay(issued.expires, SystemTime::now());
                     let keys = Arc::new(issued.keys);
                     d.state.aws_keys.set_shared(Arc::clone(&keys));
                     let refresh_at = Instant::now() + wait;
+                    self.failed_until.remove(&key);
                     self.fetched.insert(key, Fetched { keys, refresh_at });
                     log::info!(
                         "deployment {}: AWS credentials fetched, next refresh in {}s",
@@ -97,6 +107,8 @@ impl AwsCredentialRefresher {
                 }
                 Err(e) => {
                     log::warn!("deployment {}: fetching AWS credentials failed: {e}", d.id);
+                    self.failed_until
+                        .insert(key, Instant::now() + RETRY_AFTER_FAILURE);
                     next = next.min(RETRY_AFTER_FAILURE);
                 }
             }
