@@ -459,3 +459,16 @@ def test_external_account_with_service_account_impersonation(mock, vertex_gatewa
     federated = int(BEARER.fullmatch(imp["headers"]["authorization"]).group(1))
     assert imp["body"]["scope"] == ["https://www.googleapis.com/auth/cloud-platform"]
     assert provider_token(mock, VERTEX_MODEL_PATH) > federated, "Vertex gets the impersonated token"
+
+
+def test_sagemaker_signs_with_instance_role_keys(mock, start_gateway, tmp_path):
+    """SageMaker walks the same chain as Bedrock (here IMDSv2), signed for `sagemaker`."""
+    mock.clear()
+    cfg = config(deployment("sm", "sagemaker/my-tgi", api_base=mock.base, aws_region_name=REGION))
+    gw = start_gateway(cfg, env={**NO_AWS_ENV, "HOME": str(tmp_path), "AWS_EC2_METADATA_SERVICE_ENDPOINT": mock.base})
+    answered(gw, "sm")
+    rec = [r for r in mock.requests() if r["path"].endswith("/invocations")][-1]
+    fields = parse_sigv4(rec["headers"]["authorization"])
+    n = int(fields["Credential"].split("/")[0].removeprefix("ASIAMOCK"))
+    assert rec["headers"]["x-amz-security-token"] == f"mock-session-token-{n}"
+    assert fields["Signature"] == expected_signature(rec, f"mock-secret-{n}", REGION, "sagemaker")
