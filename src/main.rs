@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tollgate::config;
+use tollgate::credentials::aws::AwsCredentialRefresher;
+use tollgate::credentials::azure::AzureTokenRefresher;
 use tollgate::credentials::vertex_tokens::VertexTokenRefresher;
 use tollgate::proxy::TollgateProxy;
 use tollgate::reload::ConfigReloader;
@@ -107,6 +109,14 @@ fn main() -> ExitCode {
     server.add_service(pingora::services::background::background_service(
         "vertex token refresh",
         VertexTokenRefresher::new(Arc::clone(&gateway)),
+    ));
+    server.add_service(pingora::services::background::background_service(
+        "aws credential refresh",
+        AwsCredentialRefresher::new(Arc::clone(&gateway)),
+    ));
+    server.add_service(pingora::services::background::background_service(
+        "azure token refresh",
+        AzureTokenRefresher::new(Arc::clone(&gateway)),
     ));
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,

@@ -1,8 +1,9 @@
-//! Google's OAuth 2.0 token endpoint for service accounts (`POST .../token`,
-//! the JWT bearer grant of RFC 7523): the gateway signs a JWT with the
-//! service account key and trades it for an access token, which Vertex AI
-//! routes then require. The RSA signature is not verified; the grant, the
-//! JWT's shape and its claims are.
+//! OAuth 2.0 token endpoints (`POST .../token`): Google's JWT bearer grant
+//! for service accounts (RFC 7523; the RSA signature is not verified, the
+//! grant, the JWT's shape and its claims are), the refresh-token grant
+//! (`authorized_user`), the token exchange of Google's STS (RFC 8693,
+//! `external_account`) and Entra ID's client credentials. Each issues an
+//! access token, which Vertex AI routes then require.
 
 use std::sync::atomic::Ordering;
 
@@ -12,6 +13,9 @@ use crate::encoding;
 use crate::reply::{self, Ctx, Resp};
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+pub const REFRESH_TOKEN: &str = "refresh_token";
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const TOKEN_PREFIX: &str = "mock-access-token-";
 /// Google refuses assertions valid for longer than an hour.
 const MAX_LIFETIME_S: i64 = 3600;
@@ -99,8 +103,20 @@ pub async fn token(ctx: &Ctx<'_>) -> Resp {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    match field("grant_type") {
-        Some(JWT_BEARER) => {}
+    let missing = |names: &[&str]| {
+        names
+            .iter()
+            .find(|n| field(n).is_none_or(|v| v.is_empty()))
+            .map(|n| {
+                let msg = format!("Missing required parameter: {n}");
+                oauth_error(400, "invalid_request", &msg)
+            })
+    };
+    let required: &[&str] = match field("grant_type") {
+        Some(JWT_BEARER) => &[],
+        Some(REFRESH_TOKEN) => &["client_id", "client_secret", "refresh_token"],
+        Some(TOKEN_EXCHANGE) => &["audience", "subject_token", "subject_token_type"],
+        Some(CLIENT_CREDENTIALS) => &["client_id", "client_secret", "scope"],
         Some(other) => {
             let msg = format!("Invalid grant_type: {other}");
             return oauth_error(400, "unsupported_grant_type", &msg);
@@ -112,6 +128,18 @@ pub async fn token(ctx: &Ctx<'_>) -> Resp {
                 "Missing required parameter: grant_type",
             )
         }
+    };
+    if field("grant_type") != Some(JWT_BEARER) {
+        if let Some(resp) = missing(required) {
+            return resp;
+        }
+        let token = crate::cloud_creds::issue_access_token(ctx);
+        let lifetime = crate::cloud_creds::lifetime_s(ctx);
+        return reply::json(
+            200,
+            &json!({"access_token": token, "expires_in": lifetime, "token_type": "Bearer",
+                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}),
+        );
     }
     let Some(assertion) = field("assertion") else {
         return oauth_error(

@@ -16,6 +16,7 @@
 mod anthropic;
 mod aws;
 mod bedrock;
+mod cloud_creds;
 mod cohere;
 mod conn;
 mod encoding;
@@ -88,6 +89,12 @@ pub struct State {
     /// Access tokens the OAuth token endpoint issued; Vertex routes accept
     /// exactly `mock-access-token-1..=tokens_issued`.
     pub tokens_issued: AtomicU64,
+    /// AWS keys the credential endpoints issued (`ASIAMOCK<n>`).
+    pub aws_keys_issued: AtomicU64,
+    /// IMDSv2 session tokens issued.
+    pub imds_tokens: AtomicU64,
+    /// Lifetime of the credentials and tokens `cloud_creds` issues.
+    pub credential_lifetime_s: AtomicU64,
 }
 
 fn main() -> ExitCode {
@@ -122,6 +129,9 @@ async fn run(cli: Cli) -> std::io::Result<()> {
         recorder: Recorder::default(),
         events: Events::default(),
         tokens_issued: AtomicU64::new(0),
+        aws_keys_issued: AtomicU64::new(0),
+        imds_tokens: AtomicU64::new(0),
+        credential_lifetime_s: AtomicU64::new(3600),
     });
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -211,7 +221,9 @@ fn control_route(state: &State, method: &Method, path: &str) -> Resp {
         (&Method::GET, "/__mock/health") => plain(200, "text/plain", Bytes::from_static(b"ok")),
         (&Method::GET, "/__mock/stats") => {
             json(json!({"requests": state.requests.load(Ordering::Relaxed),
-                "tokens_issued": state.tokens_issued.load(Ordering::Relaxed)}))
+                "tokens_issued": state.tokens_issued.load(Ordering::Relaxed),
+                "aws_keys_issued": state.aws_keys_issued.load(Ordering::Relaxed),
+                "imds_tokens": state.imds_tokens.load(Ordering::Relaxed)}))
         }
         (&Method::GET, "/__mock/requests") => {
             plain(200, APPLICATION_JSON, state.recorder.to_json())
@@ -219,6 +231,15 @@ fn control_route(state: &State, method: &Method, path: &str) -> Resp {
         (&Method::DELETE, "/__mock/requests") => json(json!({"cleared": state.recorder.clear()})),
         (&Method::GET, "/__mock/events") => plain(200, APPLICATION_JSON, state.events.to_json()),
         (&Method::DELETE, "/__mock/events") => json(json!({"cleared": state.events.clear()})),
+        (&Method::PUT, p) if p.starts_with("/__mock/credential_lifetime/") => {
+            match p["/__mock/credential_lifetime/".len()..].parse::<u64>() {
+                Ok(s) if s > 0 => {
+                    state.credential_lifetime_s.store(s, Ordering::Relaxed);
+                    json(json!({"credential_lifetime_s": s}))
+                }
+                _ => plain(400, "text/plain", Bytes::from_static(b"seconds > 0")),
+            }
+        }
         _ => plain(
             404,
             APPLICATION_JSON,
@@ -315,6 +336,9 @@ fn google_route(path: &str) -> Option<Route> {
 }
 
 async fn provider_route(ctx: &Ctx<'_>) -> Resp {
+    if let Some(resp) = cloud_creds::route(ctx) {
+        return resp;
+    }
     let (method, path) = (&ctx.parts.method, ctx.parts.uri.path());
     let Some(route) = route_of(method, path) else {
         return error_response(ctx.n, 404, &not_found(method, path), &[]);

@@ -359,9 +359,9 @@ fn read_params(
     Some(d)
 }
 
-/// Vertex AI: the regional base URL from `vertex_location`, and the service-account key read
+/// Vertex AI: the regional base URL from `vertex_location`, and the credentials file read
 /// once here (from `vertex_credentials`, a file path or inline JSON, else the file named by
-/// GOOGLE_APPLICATION_CREDENTIALS), with `vertex_project` taken from it when unset.
+/// GOOGLE_APPLICATION_CREDENTIALS; any ADC type), with `vertex_project` taken from it when unset.
 fn vertex_defaults(
     d: &mut DeploymentConfig,
     strings: &mut HashMap<String, String>,
@@ -369,7 +369,8 @@ fn vertex_defaults(
     path: &str,
     diag: &mut Diagnostics,
 ) {
-    use crate::providers::gemini::{vertex, vertex_auth::ServiceAccount};
+    use crate::credentials::google::AdcFile;
+    use crate::providers::gemini::vertex;
     if d.api_base.is_none() {
         let location = strings
             .get("vertex_location")
@@ -379,13 +380,8 @@ fn vertex_defaults(
     }
     let given = strings.get("vertex_credentials").cloned();
     let source = given.or_else(|| env.get("GOOGLE_APPLICATION_CREDENTIALS"));
+    // Without a file, tokens come from the GCE metadata server (crate::credentials::google).
     let Some(source) = source else {
-        if d.mock_response.is_none() {
-            diag.warn(
-                path,
-                "vertex_ai deployment without vertex_credentials or GOOGLE_APPLICATION_CREDENTIALS",
-            );
-        }
         return;
     };
     let json = if source.trim_start().starts_with('{') {
@@ -402,10 +398,10 @@ fn vertex_defaults(
             }
         }
     };
-    match ServiceAccount::from_json(json.as_bytes()) {
-        Ok(sa) => {
+    match AdcFile::from_json(json.as_bytes()) {
+        Ok(file) => {
             if !strings.contains_key("vertex_project") {
-                if let Some(project) = sa.project_id {
+                if let Some(project) = file.project_id() {
                     strings.insert("vertex_project".into(), project);
                 }
             }
@@ -482,6 +478,12 @@ const KNOWN_PROVIDER_PARAMS: &[&str] = &[
     "aws_session_token",
     "aws_region_name",
     "aws_profile_name",
+    "aws_role_name",
+    "aws_session_name",
+    "azure_ad_token",
+    "tenant_id",
+    "client_id",
+    "client_secret",
     "region_name",
     "max_tokens",
     "temperature",

@@ -27,21 +27,53 @@ pub struct DeploymentState {
     cooldown_until_ms: AtomicU64,
     healthy: AtomicBool,
     health_error: ArcSwapOption<String>,
-    /// A refreshed access token (Vertex AI), written by its background refresher.
+    /// A refreshed access token (Vertex AI, Azure Entra ID), written by a background refresher.
     pub access_token: TokenCell,
+    /// AWS keys from the credential chain, written by its background refresher.
+    pub aws_keys: RefreshedCell<AwsKeys>,
 }
 
 /// An access token: written by a background refresher, read lock-free by every request.
-#[derive(Default)]
-pub struct TokenCell(ArcSwapOption<String>);
+pub type TokenCell = RefreshedCell<String>;
 
-impl TokenCell {
-    pub fn get(&self) -> Option<Arc<String>> {
+/// A credential a background refresher keeps fresh and every request reads lock-free.
+pub struct RefreshedCell<T>(ArcSwapOption<T>);
+
+impl<T> Default for RefreshedCell<T> {
+    fn default() -> Self {
+        RefreshedCell(ArcSwapOption::empty())
+    }
+}
+
+impl<T> RefreshedCell<T> {
+    pub fn get(&self) -> Option<Arc<T>> {
         self.0.load_full()
     }
 
-    pub fn set(&self, token: Option<String>) {
-        self.0.store(token.map(Arc::new));
+    pub fn set(&self, value: Option<T>) {
+        self.0.store(value.map(Arc::new));
+    }
+
+    pub fn set_shared(&self, value: Arc<T>) {
+        self.0.store(Some(value));
+    }
+}
+
+/// AWS keys fetched by the credential chain's refresher (a profile file, an instance or
+/// container role, web identity, an assumed role).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for AwsKeys {
+    // Secrets never reach logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsKeys")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,6 +96,7 @@ impl Default for DeploymentState {
             healthy: AtomicBool::new(true),
             health_error: ArcSwapOption::empty(),
             access_token: TokenCell::default(),
+            aws_keys: RefreshedCell::default(),
         }
     }
 }

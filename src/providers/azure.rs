@@ -1,6 +1,8 @@
 //! Azure OpenAI: the OpenAI body on a deployment URL,
 //! `{api_base}/openai/deployments/{deployment}/chat/completions?api-version=...`, keyed by the
-//! `api-key` header (or an Entra ID token as `Authorization: Bearer`).
+//! `api-key` header, or an Entra ID token as `Authorization: Bearer`: a static `azure_ad_token`,
+//! else the token `crate::credentials::azure` keeps fresh in `deployment.state.access_token`
+//! (client credentials or a managed identity), added per request.
 
 use super::openai::{asking_stream_usage, OpenAi, PassthroughStream};
 use super::{content_type_json, header, Call, Provider, ProviderRequest, StreamTranslator};
@@ -34,9 +36,26 @@ impl Provider for Azure {
             call.upstream_model,
             call.op.path()
         );
+        let mut headers = d.headers.clone();
+        if d.api_key.is_none() && d.extra_param("azure_ad_token").is_none() {
+            let token = d.state.access_token.get().ok_or_else(|| {
+                GatewayError::new(
+                    503,
+                    "service_unavailable_error",
+                    format!(
+                        "azure credentials not ready: no api_key, no azure_ad_token, and no Entra ID token for deployment {} yet (see the gateway's log)",
+                        d.id
+                    ),
+                )
+            })?;
+            headers.push(
+                header("authorization", &format!("Bearer {token}"))
+                    .map_err(GatewayError::internal)?,
+            );
+        }
         Ok(ProviderRequest {
             path_and_query: endpoint.path_for(&suffix, Some(&format!("api-version={version}"))),
-            headers: d.headers.clone(),
+            headers,
             body: asking_stream_usage(call, call.body.with_model(call.upstream_model)),
         })
     }

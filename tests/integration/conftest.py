@@ -134,6 +134,16 @@ def run_check(config) -> subprocess.CompletedProcess:
     )
 
 
+# Cloud metadata services default to link-local addresses (169.254.169.254, ...); a gateway
+# under test never reaches them: unless a test points them at the mock, they point at a
+# closed loopback port.
+CLOSED_METADATA_ENDPOINTS = {
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9",
+    "GCE_METADATA_HOST": "127.0.0.1:9",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://127.0.0.1:9",
+}
+
+
 @pytest.fixture
 def start_gateway():
     """Starts a gateway with the given config (a dict or YAML text); stops it after the test."""
@@ -147,7 +157,7 @@ def start_gateway():
             [str(GATEWAY_BIN), "--config", path, "--port", str(port), "--host", "127.0.0.1"],
             stdout=log_fd,
             stderr=log_fd,
-            env={**os.environ, "RUST_LOG": "info", **(env or {})},
+            env={**os.environ, **CLOSED_METADATA_ENDPOINTS, "RUST_LOG": "info", **(env or {})},
         )
         os.close(log_fd)
         gw = Gateway(proc, port, log_path, path)

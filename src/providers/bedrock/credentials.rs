@@ -4,8 +4,11 @@
 //! region in an `api_base` that is a regional AWS endpoint; the environment (`AWS_REGION_NAME`,
 //! `AWS_REGION`, `AWS_DEFAULT_REGION`); else `us-east-1`. Credentials: `aws_access_key_id`,
 //! `aws_secret_access_key` and optionally `aws_session_token` from litellm_params, else
-//! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optionally `AWS_SESSION_TOKEN`. Profiles,
-//! instance roles and web identity are not supported.
+//! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optionally `AWS_SESSION_TOKEN`, else the
+//! keys the background refresher fetched from the rest of the chain into
+//! `deployment.state.aws_keys` (a profile, web identity, the container endpoint, instance
+//! metadata; see `crate::credentials::aws`). With `aws_role_name`, only the refreshed keys of
+//! the assumed role are used.
 //!
 //! Bedrock API keys: a deployment's `api_key`, or else (when its litellm_params hold no AWS
 //! keys) `AWS_BEARER_TOKEN_BEDROCK`, is sent as `Authorization: Bearer` instead of a signature,
@@ -129,27 +132,42 @@ pub fn credentials(d: &Deployment, region: String) -> Result<AwsCredentials, Gat
             .filter(|v| !v.trim().is_empty())
             .map(str::to_string)
     };
-    let (key, secret, token) = match (param("aws_access_key_id"), param("aws_secret_access_key")) {
-        (Some(k), Some(s)) => (k, s, param("aws_session_token")),
-        (None, None) => {
-            let env = env();
-            match (&env.access_key_id, &env.secret_access_key) {
-                (Some(k), Some(s)) => (k.clone(), s.clone(), env.session_token.clone()),
-                _ => {
-                    return Err(GatewayError::internal(format!(
-                        "deployment {} has no AWS credentials: set aws_access_key_id and \
-                         aws_secret_access_key in its litellm_params, or AWS_ACCESS_KEY_ID and \
-                         AWS_SECRET_ACCESS_KEY in the environment",
-                        d.id
-                    )))
+    let refreshed = || {
+        d.state.aws_keys.get().map(|k| {
+            (
+                k.access_key_id.clone(),
+                k.secret_access_key.clone(),
+                k.session_token.clone(),
+            )
+        })
+    };
+    let not_yet = || {
+        GatewayError::internal(format!(
+            "deployment {} has no AWS credentials yet: no aws_access_key_id and \
+             aws_secret_access_key in its litellm_params or the environment, and none fetched \
+             from a profile, web identity, the container endpoint or instance metadata (see \
+             the gateway's log)",
+            d.id
+        ))
+    };
+    let (key, secret, token) = if param("aws_role_name").is_some() {
+        refreshed().ok_or_else(not_yet)?
+    } else {
+        match (param("aws_access_key_id"), param("aws_secret_access_key")) {
+            (Some(k), Some(s)) => (k, s, param("aws_session_token")),
+            (None, None) => {
+                let env = env();
+                match (&env.access_key_id, &env.secret_access_key) {
+                    (Some(k), Some(s)) => (k.clone(), s.clone(), env.session_token.clone()),
+                    _ => refreshed().ok_or_else(not_yet)?,
                 }
             }
-        }
-        _ => {
-            return Err(GatewayError::internal(format!(
-                "deployment {} sets only one of aws_access_key_id and aws_secret_access_key",
-                d.id
-            )))
+            _ => {
+                return Err(GatewayError::internal(format!(
+                    "deployment {} sets only one of aws_access_key_id and aws_secret_access_key",
+                    d.id
+                )))
+            }
         }
     };
     Ok(AwsCredentials {
@@ -158,6 +176,11 @@ pub fn credentials(d: &Deployment, region: String) -> Result<AwsCredentials, Gat
         session_token: token,
         region,
     })
+}
+
+/// Whether the deployment sends a Bedrock API key instead of a signature.
+pub fn uses_api_key(d: &Deployment) -> bool {
+    d.provider.wire == crate::providers::Wire::Bedrock && api_key(d, &BEDROCK_RUNTIME).is_some()
 }
 
 /// A POST of `body` to `suffix` (already encoded, e.g. `/model/{id}/converse`) under the

@@ -417,3 +417,36 @@ fn completions_are_refused() {
         .unwrap();
     assert_eq!(err.status, 400);
 }
+
+#[test]
+fn an_assumed_role_signs_with_the_refreshed_keys_only() {
+    let params = [
+        ("aws_access_key_id", "AKIDBASE"),
+        ("aws_secret_access_key", "base-secret"),
+        ("aws_role_name", "arn:aws:iam::1:role/r"),
+    ];
+    let d = deployment("bedrock", CLAUDE, None, &params);
+    let e = credentials::credentials(&d, "us-east-1".into()).unwrap_err();
+    assert!(e.to_string().contains("no AWS credentials yet"), "{e}");
+    d.state
+        .aws_keys
+        .set(Some(crate::deployment::state::AwsKeys {
+            access_key_id: "ASIAROLE".into(),
+            secret_access_key: "role-secret".into(),
+            session_token: Some("role-token".into()),
+        }));
+    let c = credentials::credentials(&d, "us-east-1".into()).unwrap();
+    assert_eq!(c.access_key_id, "ASIAROLE");
+    assert_eq!(c.session_token.as_deref(), Some("role-token"));
+    // Without a role, the deployment's own keys win over anything refreshed.
+    let own = deployment("bedrock", CLAUDE, None, &params[..2]);
+    own.state
+        .aws_keys
+        .set(d.state.aws_keys.get().map(|k| (*k).clone()));
+    assert_eq!(
+        credentials::credentials(&own, "us-east-1".into())
+            .unwrap()
+            .access_key_id,
+        "AKIDBASE"
+    );
+}
