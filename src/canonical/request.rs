@@ -379,7 +379,9 @@ mod tests {
         // From the json_scan fuzz target: a lone `\ud888` escape (JSON to the grammar, not to
         // serde_json's tree) in a body whose keys repeat: a clean 400, never a panic.
         let raw = include_bytes!("../../tests/fixtures/fuzz/json_scan_lone_surrogate.json");
-        let e = RequestBody::parse(Bytes::from_static(raw), Operation::Chat).err().unwrap();
+        let e = RequestBody::parse(Bytes::from_static(raw), Operation::Chat)
+            .err()
+            .unwrap();
         assert_eq!(e.status, 400);
         assert!(e.message.contains("duplicate"), "{}", e.message);
     }

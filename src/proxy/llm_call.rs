@@ -3,9 +3,10 @@
 //! retry) → fall back to other groups while nothing has been sent → deliver. The commit point
 //! (`deliver::Committed`) ends the call: nothing is retried once the client got a byte.
 
+use super::ctx::Inbound;
 use super::ctx::RequestCtx;
 use super::group::{self, Job, MockTesting};
-use super::{body, deliver, inbound};
+use super::{batch, body, deliver, inbound};
 use crate::canonical::gateway_params::GatewayParams;
 use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
@@ -27,6 +28,11 @@ pub async fn handle(
         body::read_bounded(session, snapshot.max_request_bytes, snapshot.body_timeout).await?;
     let bodies = inbound::parse(raw, op, ctx.inbound)?;
     let client = bodies.client();
+    if ctx.inbound == Inbound::OpenAi {
+        if let Some(aliases) = batch::aliases(snapshot, &client.model) {
+            return batch::answer(gateway, snapshot, session, ctx, op, client, aliases).await;
+        }
+    }
     let mut resolved = snapshot.models.resolve(&client.model)?;
     ctx.admitted = true;
     ctx.emit(&gateway.observers, CallEvent::Admitted);

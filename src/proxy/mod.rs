@@ -4,6 +4,7 @@
 //! can replay bodies of any size.
 
 mod attempt;
+mod batch;
 mod body;
 mod ctx;
 mod deliver;

@@ -100,3 +100,20 @@ def test_without_the_switch_other_callers_are_not_mocked_and_nothing_is_forwarde
                              "general_settings": {"dangerously_allow_mock_testing_request_params": True}})
     r = chat(allowed, key=None, mock_timeout=True)
     assert_openai_error(r, 408)
+
+
+def test_a_comma_separated_model_returns_one_completion_per_alias(mock, start_gateway):
+    gw = start_gateway(config([dep(mock, "g", "first-model"), dep(mock, "h", "second-model"),
+                               dep(mock, "broken", "status-500-x")], router={"num_retries": 0}))
+    mock.clear()
+    r = chat(gw, model="g,h")
+    assert r.status_code == 200, r.text
+    answers = r.json()
+    assert isinstance(answers, list) and [a["model"] for a in answers] == ["g", "h"]
+    assert all(a["object"] == "chat.completion" and a["choices"][0]["message"]["content"] for a in answers)
+    assert sorted(models_hit(mock)) == ["first-model", "second-model"]
+    # A failing alias has its error in its place; an unknown one is a 400; streams are refused.
+    mixed = chat(gw, model="g, broken").json()
+    assert mixed[0]["object"] == "chat.completion" and mixed[1]["error"]["code"] == "500"
+    assert_openai_error(chat(gw, model="g,nope"), 400, param="model")
+    assert_openai_error(chat(gw, model="g,h", stream=True), 400, param="stream")
