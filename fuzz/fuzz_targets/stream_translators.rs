@@ -34,7 +34,7 @@ fn translator(selector: u8) -> (Box<dyn StreamTranslator>, Client, bool) {
     let anthropic = || Box::new(OpenAiToAnthropicStream::new("claude-x"));
     match selector & 0x7f {
         0 => (
-            Box::new(PassthroughStream::new(alias)),
+            Box::new(PassthroughStream::new(alias, usage)),
             Client::OpenAiPassthrough,
             false,
         ),
@@ -64,14 +64,14 @@ fn translator(selector: u8) -> (Box<dyn StreamTranslator>, Client, bool) {
             false,
         ),
         6 => (
-            Box::new(CompletionToChatStream::new(alias)),
+            Box::new(CompletionToChatStream::new(alias, usage)),
             Client::OpenAi,
             false,
         ),
         7 => (anthropic(), Client::Anthropic, false),
         8 => (
             Box::new(Chained::new(
-                Box::new(PassthroughStream::new(alias)),
+                Box::new(PassthroughStream::new(alias, usage)),
                 anthropic(),
             )),
             Client::Anthropic,

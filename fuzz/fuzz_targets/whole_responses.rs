@@ -51,7 +51,7 @@ fn deployments() -> &'static [(Deployment, Operation)] {
             .iter()
             .zip(&list)
             .map(|(c, (_, _, op))| {
-                let d = Deployment::from_config(c, Arc::new(DeploymentState::default()))
+                let d = tollgate::compile::deployment(c, Arc::new(DeploymentState::default()))
                     .unwrap_or_else(|e| panic!("{}: {e}", c.model));
                 (d, *op)
             })
