@@ -94,11 +94,15 @@ impl PassthroughStream {
     }
 
     fn emit(&mut self, event: &[u8], out: &mut BytesMut) {
+        // OpenAI clients stop reading at `[DONE]`; whatever an upstream sends after it is not
+        // part of the answer.
+        if self.done {
+            return;
+        }
         let Some(data) = event_data(event) else {
             // Comments (`: keep-alive`) and bare `event:` lines carry nothing for OpenAI clients
-            // but keep the connection warm; pass them on.
-            out.extend_from_slice(event);
-            out.extend_from_slice(b"\n\n");
+            // but keep the connection warm: their comment lines are passed on.
+            write_comments(event, out);
             return;
         };
         if data.trim_ascii() == b"[DONE]" {
@@ -109,16 +113,18 @@ impl PassthroughStream {
         let Some(data) = self.chunk_for_client(data) else {
             return;
         };
-        out.extend_from_slice(b"data: ");
-        match json_scan::find_top_level_value(&data, "model") {
-            Some(span) => {
-                out.extend_from_slice(&data[..span.start]);
-                out.extend_from_slice(&self.alias_json);
-                out.extend_from_slice(&data[span.end..]);
+        let (head, model, tail) = match json_scan::find_top_level_value(&data, "model") {
+            Some(span) => (&data[..span.start], &self.alias_json[..], &data[span.end..]),
+            None => (&data[..], &[][..], &[][..]),
+        };
+        if data.iter().any(|&b| b == b'\n' || b == b'\r') {
+            write_data(&[head, model, tail].concat(), out);
+        } else {
+            // The usual event: one line, written without a copy.
+            for part in [&b"data: "[..], head, model, tail, b"\n\n"] {
+                out.extend_from_slice(part);
             }
-            None => out.extend_from_slice(&data),
         }
-        out.extend_from_slice(b"\n\n");
     }
 
     /// The chunk as the client gets it, having read its usage; `None`: not for the client.
@@ -147,6 +153,35 @@ impl PassthroughStream {
         }
         Some(json_scan::remove_top_level(&data, "usage").unwrap_or(data))
     }
+}
+
+/// One event carrying `data`: a `data:` line per line of it, so that a client reads back the
+/// same text. A `\r` would end a line for the client; in JSON it can only be whitespace, so it
+/// is written as a space.
+fn write_data(data: &[u8], out: &mut BytesMut) {
+    for line in data.split(|&b| b == b'\n') {
+        out.extend_from_slice(b"data: ");
+        out.extend(line.iter().map(|&b| if b == b'\r' { b' ' } else { b }));
+        out.extend_from_slice(b"\n");
+    }
+    out.extend_from_slice(b"\n");
+}
+
+/// The comment lines of an event without data, as one event (a bare `:` when it had none).
+fn write_comments(event: &[u8], out: &mut BytesMut) {
+    let mut any = false;
+    for line in event.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.starts_with(b":") {
+            out.extend(line.iter().map(|&b| if b == b'\r' { b' ' } else { b }));
+            out.extend_from_slice(b"\n");
+            any = true;
+        }
+    }
+    if !any {
+        out.extend_from_slice(b":\n");
+    }
+    out.extend_from_slice(b"\n");
 }
 
 /// `[]`, whitespace allowed inside.
@@ -212,6 +247,23 @@ mod tests {
              data: {\"id\":\"1\",\"model\":\"my-alias\",\"choices\":[]}\n\n\
              data: [DONE]\n\n"
         );
+    }
+
+    #[test]
+    fn multi_line_data_and_comments_stay_readable_sse() {
+        let out = run(&[
+            b"data: {\"a\":\r1,\ndata: \"model\":\"m\"}\n\n: ping\r\nevent: x\nid: 3\n\nretry: 5\n\n",
+        ]);
+        assert_eq!(
+            out,
+            "data: {\"a\": 1,\ndata: \"model\":\"my-alias\"}\n\n: ping\n\n:\n\ndata: [DONE]\n\n"
+        );
+    }
+
+    #[test]
+    fn nothing_after_done() {
+        let out = run(&[b"data: [DONE]\n\ndata: {\"late\":1}\n\n: ping\n\n"]);
+        assert_eq!(out, "data: [DONE]\n\n");
     }
 
     #[test]
