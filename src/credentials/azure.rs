@@ -7,6 +7,7 @@
 //! background service stores the token in `deployment.state.access_token`, which the `azure`
 //! provider sends as `Authorization: Bearer`; refreshed before expiry like the Vertex tokens.
 
+use super::{IDLE_CHECK, REFRESH_BEFORE_EXPIRY, RETRY_AFTER_FAILURE};
 use crate::credentials::http::{self, Fetch};
 use crate::deployment::Deployment;
 use crate::providers::Wire;
@@ -22,9 +23,6 @@ use std::time::{Duration, Instant};
 const AUTHORITY_DEFAULT: &str = "https://login.microsoftonline.com";
 const IMDS_DEFAULT: &str = "http://169.254.169.254";
 const COGNITIVE_SERVICES: &str = "https://cognitiveservices.azure.com";
-const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
-const IDLE_CHECK: Duration = Duration::from_secs(60);
 
 /// Where a deployment's token comes from.
 #[derive(Debug, PartialEq)]
@@ -213,14 +211,8 @@ fn source_for(d: &Deployment) -> Option<TokenSource> {
 
 #[async_trait]
 impl BackgroundService for AzureTokenRefresher {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        loop {
-            let wait = self.refresh_due().await;
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+    async fn start(&self, shutdown: ShutdownWatch) {
+        super::refresh_until_shutdown(shutdown, || self.refresh_due()).await
     }
 }
 

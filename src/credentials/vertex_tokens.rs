@@ -4,6 +4,7 @@
 //! `vertex_ai` provider reads it. Tokens are refreshed five minutes before they expire (halfway
 //! through a shorter lifetime); requests never wait for an exchange.
 
+use super::{IDLE_CHECK, REFRESH_BEFORE_EXPIRY, RETRY_AFTER_FAILURE};
 use crate::credentials::google::{self, AdcFile};
 use crate::providers::Wire;
 use crate::state::Gateway;
@@ -13,10 +14,6 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
-const IDLE_CHECK: Duration = Duration::from_secs(60);
 
 pub struct VertexTokenRefresher {
     pub gateway: Arc<Gateway>,
@@ -84,14 +81,8 @@ impl VertexTokenRefresher {
 
 #[async_trait]
 impl BackgroundService for VertexTokenRefresher {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        loop {
-            let wait = self.refresh_due().await;
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+    async fn start(&self, shutdown: ShutdownWatch) {
+        super::refresh_until_shutdown(shutdown, || self.refresh_due()).await
     }
 }
 

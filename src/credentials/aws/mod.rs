@@ -12,6 +12,7 @@
 pub mod chain;
 pub mod parse;
 
+use crate::credentials::{IDLE_CHECK, RETRY_AFTER_FAILURE};
 use crate::deployment::state::AwsKeys;
 use crate::deployment::Deployment;
 use crate::providers::bedrock::credentials as bedrock_credentials;
@@ -27,8 +28,6 @@ use std::time::{Duration, Instant, SystemTime};
 const MAX_MARGIN: Duration = Duration::from_secs(300);
 /// Long-lived keys from a profile file are read again this often (the file may be rotated).
 const REREAD_STATIC: Duration = Duration::from_secs(300);
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
-const IDLE_CHECK: Duration = Duration::from_secs(60);
 
 pub struct AwsCredentialRefresher {
     pub gateway: Arc<Gateway>,
@@ -119,14 +118,8 @@ impl AwsCredentialRefresher {
 
 #[async_trait]
 impl BackgroundService for AwsCredentialRefresher {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        loop {
-            let wait = self.refresh_due().await;
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+    async fn start(&self, shutdown: ShutdownWatch) {
+        crate::credentials::refresh_until_shutdown(shutdown, || self.refresh_due()).await
     }
 }
 
