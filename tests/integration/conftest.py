@@ -296,3 +296,19 @@ def peak_rss_kib(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     raise AssertionError(f"no VmHWM for pid {pid}")
+
+
+CHAT_PATH = "/v1/chat/completions"
+REPLY = "Hello from the mock provider."
+
+
+def user(text: str) -> list:
+    """One user message."""
+    return [{"role": "user", "content": text}]
+
+
+def assert_healthy(gw: Gateway, model: str = "gpt-test") -> None:
+    """A normal call still answers with the mock's reply (after whatever the test did)."""
+    r = gw.post(CHAT_PATH, {"model": model, "messages": user("hi")})
+    assert r.status_code == 200, f"a normal call fails afterwards: {r.status_code} {r.text}"
+    assert r.json()["choices"][0]["message"]["content"] == REPLY

@@ -8,26 +8,24 @@ import time
 import httpx
 import pytest
 
-from conftest import MASTER_KEY, assert_openai_error, basic_config, openai_deployment, peak_rss_kib, sse_data
-
-CHAT_PATH = "/v1/chat/completions"
-REPLY = "Hello from the mock provider."
-
-
-def user(text):
-    return [{"role": "user", "content": text}]
+from conftest import (
+    CHAT_PATH,
+    MASTER_KEY,
+    REPLY,
+    assert_healthy,
+    assert_openai_error,
+    basic_config,
+    openai_deployment,
+    peak_rss_kib,
+    sse_data,
+    user,
+)
 
 
 def post(gw, body, timeout=20.0, path=CHAT_PATH):
     headers = {"Authorization": f"Bearer {MASTER_KEY}", "content-type": "application/json"}
     data = {"json": body} if isinstance(body, dict) else {"content": body}
     return httpx.post(gw.url(path), headers=headers, timeout=timeout, **data)
-
-
-def assert_healthy(gw, model="gpt-test"):
-    r = post(gw, {"model": model, "messages": user("hi")})
-    assert r.status_code == 200, f"a normal call fails afterwards: {r.status_code} {r.text}"
-    assert r.json()["choices"][0]["message"]["content"] == REPLY
 
 
 # --- 7 ----------------------------------------------------------------------------------------

@@ -10,6 +10,10 @@ import time
 import httpx
 
 from conftest import (
+    CHAT_PATH,
+    REPLY,
+    assert_healthy,
+    user,
     MASTER_KEY,
     assert_openai_error,
     basic_config,
@@ -22,23 +26,10 @@ from conftest import (
     wait_for_mock_event,
 )
 
-CHAT_PATH = "/v1/chat/completions"
-REPLY = "Hello from the mock provider."
-
-
-def user(text):
-    return [{"role": "user", "content": text}]
-
 
 def post(gw, path, body, timeout=15.0):
     headers = {"Authorization": f"Bearer {MASTER_KEY}"}
     return httpx.post(gw.url(path), json=body, headers=headers, timeout=timeout)
-
-
-def assert_healthy(gw):
-    r = post(gw, CHAT_PATH, {"model": "gpt-test", "messages": user("hi")})
-    assert r.status_code == 200, f"a normal call fails afterwards: {r.status_code} {r.text}"
-    assert r.json()["choices"][0]["message"]["content"] == REPLY
 
 
 def connect(gw, rcvbuf=None):

@@ -17,6 +17,10 @@ import httpx
 import pytest
 
 from conftest import (
+    CHAT_PATH,
+    REPLY,
+    assert_healthy,
+    user,
     MASTER_KEY,
     assert_openai_error,
     basic_config,
@@ -29,13 +33,6 @@ from conftest import (
     wait_for_mock_event,
 )
 from provider_helpers import tokens_issued, vertex_credentials, wait_for_token
-
-REPLY = "Hello from the mock provider."
-CHAT_PATH = "/v1/chat/completions"
-
-
-def user(text):
-    return [{"role": "user", "content": text}]
 
 
 def post(gw, path, body, timeout=15.0, **kw):
