@@ -18,4 +18,5 @@ pub mod secret;
 pub mod services;
 pub mod spend;
 pub mod state;
+pub mod store;
 pub mod upstream;

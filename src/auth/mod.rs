@@ -5,6 +5,8 @@ use crate::error::GatewayError;
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
+pub mod directory;
+
 /// Headers a key may arrive in, as LiteLLM accepts them: OpenAI SDKs send `Authorization`,
 /// Anthropic SDKs `x-api-key`, Azure-style clients `api-key`.
 const KEY_HEADERS: &[&str] = &["x-litellm-api-key", "x-api-key", "api-key"];
@@ -26,6 +28,18 @@ impl MasterKey {
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
     }
+}
+
+/// A key as the store keeps it: SHA-256, lowercase hex (LiteLLM's `token`, so hashes line up
+/// with a LiteLLM database).
+pub fn hash_key(key: &str) -> String {
+    use std::fmt::Write;
+    digest(key)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn digest(key: &str) -> [u8; 32] {

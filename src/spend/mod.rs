@@ -1,3 +1,5 @@
-//! Prices and cost. Spend accounting, budgets and the flusher join here.
+//! Prices, cost, spend accounting and budgets.
 
+pub mod accounts;
+pub mod period;
 pub mod prices;
