@@ -98,6 +98,13 @@ pub fn deployment(c: &DeploymentConfig, state: Arc<DeploymentState>) -> Result<D
             .max_input_tokens
             .or(listed.and_then(|p| p.max_input_tokens)),
         health_check_model: c.model_info.health_check_model.clone(),
+        price: crate::spend::cost::Price::resolve(
+            c.provider.name,
+            price_model,
+            c.model_info.input_cost_per_token,
+            c.model_info.output_cost_per_token,
+            c.model_info.max_output_tokens,
+        ),
         state,
         mock_response: c.mock_response.clone(),
         drop_params: c.drop_params,

@@ -6,6 +6,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 pub mod directory;
+pub mod keys;
 
 /// Headers a key may arrive in, as LiteLLM accepts them: OpenAI SDKs send `Authorization`,
 /// Anthropic SDKs `x-api-key`, Azure-style clients `api-key`.

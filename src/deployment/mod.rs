@@ -35,6 +35,8 @@ pub struct Deployment {
     pub cost_per_token: Option<f64>,
     /// The context window, for pre-call checks.
     pub max_input_tokens: Option<u64>,
+    /// What a token costs here, for spend and budgets.
+    pub price: crate::spend::cost::Price,
     /// Health checks call this model with a one-token completion, when set.
     pub health_check_model: Option<String>,
     /// What the router has learned about this deployment (kept across reloads).

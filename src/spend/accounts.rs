@@ -13,7 +13,7 @@ pub struct Account {
     pub reserved: f64,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Accounts {
     map: DashMap<(Table, String), Account>,
 }
@@ -42,6 +42,35 @@ impl Accounts {
         for mut a in self.map.iter_mut() {
             a.spent = 0.0;
         }
+    }
+
+    /// Adds `amount` to the account's reservations if settled + reserved + amount stays within
+    /// `max_budget` (and, for a budget already spent, refuses even a free call). `Err` holds
+    /// what the account has spent and reserved.
+    pub fn try_reserve(
+        &self,
+        table: Table,
+        id: &str,
+        amount: f64,
+        max_budget: Option<f64>,
+    ) -> Result<(), f64> {
+        // The entry holds the account's shard lock: check and add are one step.
+        let mut account = self.map.entry((table, id.to_string())).or_default();
+        let committed = account.spent + account.reserved;
+        if let Some(max) = max_budget {
+            if account.spent >= max || committed + amount > max {
+                return Err(committed);
+            }
+        }
+        account.reserved += amount;
+        Ok(())
+    }
+
+    /// Ends a reservation: `reserved` back, `cost` into spend.
+    pub fn settle(&self, table: Table, id: &str, reserved: f64, cost: f64) {
+        let mut account = self.map.entry((table, id.to_string())).or_default();
+        account.reserved = (account.reserved - reserved).max(0.0);
+        account.spent += cost;
     }
 
     pub fn forget(&self, table: Table, id: &str) {
