@@ -1,14 +1,20 @@
 //! The gateway's runtime state: a config snapshot compiled once and swapped in whole through
 //! `ArcSwap` (requests hold the snapshot they started with), and the long-lived clients.
 
+use crate::auth::directory::Directory;
 use crate::auth::MasterKey;
 use crate::config::GatewayConfig;
 use crate::lifecycle::{access_log::AccessLog, Observers};
 use crate::router::{ModelTable, RoutingPolicy, StateRegistry};
+use crate::spend::accounts::Accounts;
+use crate::spend::recorder::{Accountant, SpendQueue};
+use crate::store::{SpendRow, Store};
 use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
-use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// LiteLLM's default request timeout (seconds) when neither the deployment nor the settings
 /// give one.
@@ -93,6 +99,15 @@ pub struct Gateway {
     pub states: StateRegistry,
     /// What subscribes to every call's lifecycle.
     pub observers: Observers,
+    /// Keys, users, teams, ... as auth and budgets read them.
+    pub directory: Arc<Directory>,
+    pub accountant: Accountant,
+    /// `None` only in tests that build a gateway without one.
+    pub store: Option<Arc<dyn Store>>,
+    /// Admitted calls whose spend row is not queued yet (the flusher waits for them at exit).
+    pub in_flight: Arc<AtomicUsize>,
+    /// The flusher's end of the spend queue, taken when it starts.
+    pub spend_rows: Mutex<Option<mpsc::Receiver<SpendRow>>>,
 }
 
 impl Gateway {
@@ -104,13 +119,31 @@ impl Gateway {
         config: GatewayConfig,
         upstream: UpstreamClient,
     ) -> Result<Arc<Gateway>, String> {
+        Self::with_store(config, upstream, None, Arc::default(), Arc::default())
+    }
+
+    /// A gateway over a store whose contents are already loaded into `directory` and
+    /// `accounts`.
+    pub fn with_store(
+        config: GatewayConfig,
+        upstream: UpstreamClient,
+        store: Option<Arc<dyn Store>>,
+        directory: Arc<Directory>,
+        accounts: Arc<Accounts>,
+    ) -> Result<Arc<Gateway>, String> {
         let states = StateRegistry::default();
+        let (queue, rows) = SpendQueue::new(config.general.store.spend_queue_max_rows);
         let snapshot = Snapshot::compile(config, &states)?;
         Ok(Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             upstream,
             states,
             observers: Observers::new(vec![Box::new(AccessLog)]),
+            directory,
+            accountant: Accountant { accounts, queue },
+            store,
+            in_flight: Arc::default(),
+            spend_rows: Mutex::new(Some(rows)),
         }))
     }
 }

@@ -5,10 +5,12 @@ use bytes::Bytes;
 use serde_json::json;
 
 /// `GET /v1/models`: the aliases a caller may use, in config order.
-pub fn models_list(models: &ModelTable) -> Bytes {
+/// The models this caller may use (`allowed` filters for virtual keys).
+pub fn models_list(models: &ModelTable, allowed: impl Fn(&str) -> bool) -> Bytes {
     let data: Vec<_> = models
         .aliases()
         .iter()
+        .filter(|a| allowed(a))
         .map(
             |a| json!({"id": &**a, "object": "model", "created": 1677610602, "owned_by": "openai"}),
         )

@@ -47,12 +47,24 @@ fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Caller {
     /// Holds the master key.
     Admin,
     /// No master key is configured: the gateway is open, as LiteLLM is without one.
     Anonymous,
+    /// Holds a live virtual key.
+    Key(keys::KeyCaller),
+}
+
+impl PartialEq for Caller {
+    fn eq(&self, other: &Caller) -> bool {
+        match (self, other) {
+            (Caller::Admin, Caller::Admin) | (Caller::Anonymous, Caller::Anonymous) => true,
+            (Caller::Key(a), Caller::Key(b)) => a.token == b.token,
+            _ => false,
+        }
+    }
 }
 
 /// The key a request presents, if any.
@@ -78,9 +90,13 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .find(|k| !k.is_empty())
 }
 
+/// Who presents these headers: the master key, a live virtual key (looked up in the in-memory
+/// directory, never the store), or no one the gateway knows (401).
 pub fn authenticate(
     master: Option<&MasterKey>,
+    directory: &directory::Directory,
     headers: &HeaderMap,
+    now_ms: i64,
 ) -> Result<Caller, GatewayError> {
     let Some(master) = master else {
         return Ok(Caller::Anonymous);
@@ -90,13 +106,18 @@ pub fn authenticate(
             "Authentication Error, No api key passed in. Pass it as `Authorization: Bearer <key>` or `x-api-key`.",
         )),
         Some(k) if master.matches(k) => Ok(Caller::Admin),
-        Some(_) => Err(GatewayError::auth("Authentication Error, Invalid proxy server token passed.")),
+        Some(k) => keys::check_key(directory, hash_key(k), now_ms).map(Caller::Key),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::directory::Directory;
     use super::*;
+
+    fn auth(m: Option<&MasterKey>, h: HeaderMap) -> Result<Caller, GatewayError> {
+        authenticate(m, &Directory::default(), &h, 0)
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -110,11 +131,11 @@ mod tests {
     fn accepts_bearer_and_x_api_key() {
         let m = MasterKey::new("sk-1234");
         assert_eq!(
-            authenticate(Some(&m), &headers(&[("authorization", "Bearer sk-1234")])),
+            auth(Some(&m), &headers(&[("authorization", "Bearer sk-1234")])),
             Ok(Caller::Admin)
         );
         assert_eq!(
-            authenticate(Some(&m), &headers(&[("x-api-key", "sk-1234")])),
+            auth(Some(&m), &headers(&[("x-api-key", "sk-1234")])),
             Ok(Caller::Admin)
         );
     }
@@ -122,18 +143,15 @@ mod tests {
     #[test]
     fn missing_and_wrong_keys_are_401() {
         let m = MasterKey::new("sk-1234");
+        assert_eq!(auth(Some(&m), &headers(&[])).unwrap_err().status, 401);
         assert_eq!(
-            authenticate(Some(&m), &headers(&[])).unwrap_err().status,
-            401
-        );
-        assert_eq!(
-            authenticate(Some(&m), &headers(&[("authorization", "Bearer sk-12345")]))
+            auth(Some(&m), &headers(&[("authorization", "Bearer sk-12345")]))
                 .unwrap_err()
                 .status,
             401
         );
         assert_eq!(
-            authenticate(Some(&m), &headers(&[("authorization", "Bearer ")]))
+            auth(Some(&m), &headers(&[("authorization", "Bearer ")]))
                 .unwrap_err()
                 .status,
             401
@@ -142,6 +160,6 @@ mod tests {
 
     #[test]
     fn no_master_key_means_open() {
-        assert_eq!(authenticate(None, &headers(&[])), Ok(Caller::Anonymous));
+        assert_eq!(auth(None, &headers(&[])), Ok(Caller::Anonymous));
     }
 }

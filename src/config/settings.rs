@@ -30,6 +30,37 @@ pub struct GeneralSettings {
     /// LiteLLM's switch for the request-body test params (`mock_testing_fallbacks`, ...) from
     /// callers other than the master key.
     pub allow_mock_testing_params: bool,
+    pub store: StoreSettings,
+}
+
+/// Where keys and spend live, and how spend reaches the store.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Tollgate's own: the embedded store's file (`TOLLGATE_DB_PATH` overrides).
+    pub database_path: Option<String>,
+    pub pool_limit: usize,
+    /// Keep totals, write no spend-log rows.
+    pub disable_spend_logs: bool,
+    pub store_prompts_in_spend_logs: bool,
+    /// Serve keys already known when the store cannot be reached at start.
+    pub allow_requests_on_db_unavailable: bool,
+    /// Tollgate's own: spend rows held in memory while the store is down; beyond, rows are
+    /// dropped with a log line.
+    pub spend_queue_max_rows: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            database_path: None,
+            // LiteLLM's default pool size.
+            pool_limit: 10,
+            disable_spend_logs: false,
+            store_prompts_in_spend_logs: false,
+            allow_requests_on_db_unavailable: false,
+            spend_queue_max_rows: 1_000_000,
+        }
+    }
 }
 
 impl Default for GeneralSettings {
@@ -48,16 +79,30 @@ impl Default for GeneralSettings {
             request_body_timeout: 60.0,
             provider_passthrough: true,
             allow_mock_testing_params: false,
+            store: StoreSettings::default(),
         }
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LitellmSettings {
     pub drop_params: bool,
     /// Seconds; the default deadline of a call when a deployment sets none.
     pub request_timeout: Option<f64>,
     pub reliability: Reliability,
+    /// The status of a `budget_exceeded` refusal (LiteLLM's current default, 422).
+    pub budget_exceeded_status_code: u16,
+}
+
+impl Default for LitellmSettings {
+    fn default() -> Self {
+        LitellmSettings {
+            drop_params: false,
+            request_timeout: None,
+            reliability: Reliability::default(),
+            budget_exceeded_status_code: 422,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -78,11 +123,8 @@ const QUIET_GENERAL: &[&str] = &[
     "alerting",
     "alerting_threshold",
     "proxy_batch_write_at",
-    "database_connection_pool_limit",
     "database_connection_timeout",
     "store_model_in_db",
-    "disable_spend_logs",
-    "allow_requests_on_db_unavailable",
     "disable_master_key_return",
 ];
 
@@ -126,6 +168,24 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
                 s.health_check_interval = secs;
             }
         }
+        "database_path" => s.store.database_path = v.string(env, diag),
+        "database_connection_pool_limit" => {
+            if let Some(n) = v.count(env, diag) {
+                s.store.pool_limit = (n as usize).clamp(1, 1000);
+            }
+        }
+        "disable_spend_logs" => s.store.disable_spend_logs = v.boolean(env, diag).unwrap_or(false),
+        "store_prompts_in_spend_logs" => {
+            s.store.store_prompts_in_spend_logs = v.boolean(env, diag).unwrap_or(false)
+        }
+        "allow_requests_on_db_unavailable" => {
+            s.store.allow_requests_on_db_unavailable = v.boolean(env, diag).unwrap_or(false)
+        }
+        "spend_queue_max_rows" => {
+            if let Some(n) = v.count(env, diag) {
+                s.store.spend_queue_max_rows = n.max(1) as usize;
+            }
+        }
         k if QUIET_GENERAL.contains(&k) => {}
         _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
     });
@@ -150,6 +210,14 @@ pub fn read_litellm(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Lite
     for_each_entry(map, node.path(), diag, |key, v, diag| match key {
         "drop_params" => s.drop_params = v.boolean(env, diag).unwrap_or(false),
         "request_timeout" => s.request_timeout = positive(v, env, diag),
+        "budget_exceeded_status_code" => match v.count(env, diag) {
+            Some(code @ 400..=599) => s.budget_exceeded_status_code = code as u16,
+            Some(code) => diag.error(
+                v.path(),
+                format!("must be an HTTP error status, found {code}"),
+            ),
+            None => {}
+        },
         k if s.reliability.read_key(k, v, env, diag) => {}
         // Callbacks name integrations (langfuse, prometheus, ...) Tollgate may not have; a
         // LiteLLM config carrying them must still load.

@@ -1,8 +1,10 @@
 //! What the gateway knows about one request as it moves through the hooks.
 
 use super::passthrough;
+use crate::auth::Caller;
 use crate::deployment::Deployment;
 use crate::lifecycle::{CallEvent, CallInfo, CallSummary, Observers};
+use crate::spend::recorder::CallSpend;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,6 +40,10 @@ pub struct RequestCtx {
     pub admitted: bool,
     /// The caller presented the master key (it may use the test-only request params).
     pub master_caller: bool,
+    /// Who is calling, once authenticated.
+    pub caller: Caller,
+    /// What the call's spend row and budget settlement need.
+    pub spend: CallSpend,
     /// The timeout and retry count in effect (`x-litellm-timeout`, `x-litellm-max-retries`).
     pub timeout_used: Option<Duration>,
     pub max_retries_used: Option<u64>,
@@ -60,6 +66,8 @@ impl RequestCtx {
             outcome: CallSummary::default(),
             admitted: false,
             master_caller: false,
+            caller: Caller::Anonymous,
+            spend: CallSpend::default(),
             timeout_used: None,
             max_retries_used: None,
         }

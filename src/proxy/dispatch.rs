@@ -32,15 +32,25 @@ pub async fn serve(
         ctx.inbound = Inbound::Anthropic;
     }
     if route.needs_key() {
-        let caller =
-            auth::authenticate(snapshot.master_key.as_ref(), &session.req_header().headers)?;
+        let caller = auth::authenticate(
+            snapshot.master_key.as_ref(),
+            &gateway.directory,
+            &session.req_header().headers,
+            crate::store::now_ms(),
+        )?;
         ctx.master_caller = caller == auth::Caller::Admin;
+        ctx.caller = caller;
     }
     let answer = match route {
         Route::Liveliness => api::liveliness(),
         Route::Readiness => api::readiness(),
         Route::Health => api::health(&snapshot.models),
-        Route::Models => api::models_list(&snapshot.models),
+        Route::Models => match &ctx.caller {
+            auth::Caller::Key(key) => api::models_list(&snapshot.models, |m| {
+                auth::keys::may_use_model(&gateway.directory, key, m, |_| &[]).is_ok()
+            }),
+            _ => api::models_list(&snapshot.models, |_| true),
+        },
         Route::Llm(op) => {
             return answered(llm_call::handle(gateway, snapshot, session, ctx, op).await)
         }

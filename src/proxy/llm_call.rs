@@ -6,7 +6,7 @@
 use super::ctx::Inbound;
 use super::ctx::RequestCtx;
 use super::group::{self, Job, MockTesting};
-use super::{batch, body, deliver, inbound};
+use super::{admit, batch, body, deliver, inbound};
 use crate::canonical::gateway_params::GatewayParams;
 use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
@@ -34,6 +34,8 @@ pub async fn handle(
         }
     }
     let mut resolved = snapshot.models.resolve(&client.model)?;
+    let prompt_tokens = client.raw().len() as u64 / 4;
+    admit::admit(gateway, snapshot, ctx, client, &resolved, op, prompt_tokens)?;
     ctx.admitted = true;
     ctx.emit(&gateway.observers, CallEvent::Admitted);
     let timeout = requested_timeout(session, client)?;

@@ -3,6 +3,7 @@
 //! provider call is made with Pingora's pooled client), so retries and cross-provider fallbacks
 //! can replay bodies of any size.
 
+mod admit;
 mod attempt;
 mod batch;
 mod body;
@@ -15,6 +16,7 @@ mod llm_call;
 mod passthrough;
 mod respond;
 mod routes;
+mod spend_row;
 
 pub use ctx::RequestCtx;
 
@@ -118,6 +120,9 @@ impl ProxyHttp for TollgateProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        if ctx.spend.accounted {
+            spend_row::finish(&self.gateway, ctx);
+        }
         if ctx.admitted {
             let mut summary = std::mem::take(&mut ctx.outcome);
             summary.status = ctx.status;

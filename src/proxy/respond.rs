@@ -66,10 +66,39 @@ pub fn head(
         "x-litellm-overhead-duration-ms",
         format_ms(overhead.as_secs_f64()),
     );
+    spend_headers(&mut h, ctx);
     if let Some(up) = upstream {
         copy_provider_headers(&mut h, up);
     }
     Ok(h)
+}
+
+/// LiteLLM's cost header (when usage is known before the head, i.e. whole answers) and, on
+/// keyed calls, the key's limits and spend; unset limits read `None`, as LiteLLM writes them.
+fn spend_headers(h: &mut ResponseHeader, ctx: &RequestCtx) {
+    let cost = match (&ctx.deployment, &ctx.outcome.usage) {
+        (Some(d), Some(u)) => {
+            let cost = d.price.cost(u);
+            put(h, "x-litellm-response-cost", format!("{cost:?}"));
+            cost
+        }
+        _ => 0.0,
+    };
+    let Some(key) = &ctx.spend.key else {
+        return;
+    };
+    let field = |name: &str| match key.key.doc.get(name) {
+        Some(v) if !v.is_null() => v.to_string(),
+        _ => "None".to_string(),
+    };
+    put(h, "x-litellm-key-tpm-limit", field("tpm_limit"));
+    put(h, "x-litellm-key-rpm-limit", field("rpm_limit"));
+    put(h, "x-litellm-key-max-budget", field("max_budget"));
+    put(
+        h,
+        "x-litellm-key-spend",
+        format!("{:?}", ctx.spend.key_spend_before + cost),
+    );
 }
 
 /// Inserts a header, or leaves it out if the value cannot be sent.

@@ -3,3 +3,4 @@
 //! the providers, and reach both through the `Gateway`.
 
 pub mod health;
+pub mod store_sync;

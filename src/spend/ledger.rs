@@ -32,9 +32,27 @@ pub fn max_budget(directory: &Directory, entity: &Entity) -> Option<f64> {
     .filter(|b| b.is_finite())
 }
 
-/// Everything a call by this key (for this end user) counts toward.
-pub fn owners(directory: &Directory, key: &Arc<Entity>, end_user: Option<&str>) -> Vec<Owner> {
+/// Everything a call by this key (for this end user) counts toward; for master-key calls, only
+/// the end user.
+pub fn owners(
+    directory: &Directory,
+    key: Option<&Arc<Entity>>,
+    end_user: Option<&str>,
+) -> Vec<Owner> {
     let mut out = Vec::with_capacity(5);
+    let Some(key) = key else {
+        if let Some(id) = end_user.filter(|i| !i.is_empty()) {
+            out.push(Owner {
+                table: Table::Customers,
+                id: id.to_string(),
+                max_budget: directory
+                    .get(Table::Customers, id)
+                    .and_then(|e| max_budget(directory, &e)),
+                label: format!("Customer={id}"),
+            });
+        }
+        return out;
+    };
     let key_label = match (key.str_field("key_alias"), key.str_field("key_name")) {
         (Some(alias), Some(name)) => format!("Key={alias} ({name})"),
         (Some(alias), None) => format!("Key={alias}"),

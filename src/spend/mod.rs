@@ -5,4 +5,5 @@ pub mod cost;
 pub mod ledger;
 pub mod period;
 pub mod prices;
+pub mod recorder;
 pub mod time;

@@ -1,0 +1,215 @@
+//! Keeps the request path's view of the store fresh, and the store fed, in one background
+//! service: spend rows flushed in batches (each one transaction, idempotent by `request_id`),
+//! the in-memory directory refreshed from changes other nodes made, budgets reset when their
+//! period ends. On shutdown it keeps flushing until every admitted call has queued its row.
+
+use crate::auth::directory::Directory;
+use crate::spend::accounts::Accounts;
+use crate::spend::period;
+use crate::store::{now_ms, SpendRow, Store, StoreError, Table};
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Rows per transaction.
+const BATCH_ROWS: usize = 500;
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// Changes are re-read this far back: a transaction that committed late (on another node)
+/// with an earlier `updated_ms` is still seen.
+const REFRESH_OVERLAP_MS: i64 = 5_000;
+/// Longest the service waits at shutdown for in-flight calls to queue their rows.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(15);
+
+pub struct StoreSync {
+    pub store: Arc<dyn Store>,
+    pub directory: Arc<Directory>,
+    pub accounts: Arc<Accounts>,
+    /// Taken once, when the service starts.
+    pub rows: Mutex<Option<mpsc::Receiver<SpendRow>>>,
+    /// Admitted calls that have not yet queued their row.
+    pub in_flight: Arc<AtomicUsize>,
+    pub keep_rows: bool,
+    pub max_pending: usize,
+}
+
+/// Fills the directory and the accounts from the store (at start-up, before serving).
+pub async fn load(
+    store: &dyn Store,
+    directory: &Directory,
+    accounts: &Accounts,
+) -> Result<i64, StoreError> {
+    let mut newest = 0;
+    for table in Table::ALL {
+        let (entities, _) = store.list(table, &Default::default()).await?;
+        for e in entities {
+            newest = newest.max(e.updated_ms);
+            accounts.set_spend(table, &e.id, e.spend);
+            directory.apply(table, e);
+        }
+    }
+    Ok(newest)
+}
+
+#[async_trait]
+impl BackgroundService for StoreSync {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let Some(mut rx) = self.rows.lock().ok().and_then(|mut r| r.take()) else {
+            return;
+        };
+        let mut pending: Vec<SpendRow> = Vec::new();
+        let mut last_seen = now_ms();
+        let mut flush_tick = tokio::time::interval(FLUSH_EVERY);
+        let mut refresh_tick = tokio::time::interval(REFRESH_EVERY);
+        loop {
+            let room = pending.len() < self.max_pending;
+            tokio::select! {
+                row = rx.recv(), if room => match row {
+                    Some(row) => {
+                        pending.push(row);
+                        if pending.len() >= BATCH_ROWS {
+                            self.flush(&mut pending).await;
+                        }
+                    }
+                    None => break,
+                },
+                _ = flush_tick.tick() => self.flush(&mut pending).await,
+                _ = refresh_tick.tick() => {
+                    last_seen = self.refresh(last_seen).await;
+                    self.reset_due_budgets().await;
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+        self.drain(&mut rx, &mut pending).await;
+    }
+}
+
+impl StoreSync {
+    /// Writes what is pending, a batch at a time; on failure keeps it for the next tick.
+    async fn flush(&self, pending: &mut Vec<SpendRow>) {
+        while !pending.is_empty() {
+            let n = pending.len().min(BATCH_ROWS);
+            match self.store.write_spend(&pending[..n], self.keep_rows).await {
+                Ok(_) => {
+                    pending.drain(..n);
+                }
+                Err(e) => {
+                    log::warn!(
+                        "spend flush failed, {} rows kept for retry: {e}",
+                        pending.len()
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    /// At shutdown: collect every row still coming from calls in flight, and flush them all.
+    async fn drain(&self, rx: &mut mpsc::Receiver<SpendRow>, pending: &mut Vec<SpendRow>) {
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_DRAIN;
+        loop {
+            while let Ok(row) = rx.try_recv() {
+                pending.push(row);
+            }
+            self.flush(pending).await;
+            let done = self.in_flight.load(Ordering::Acquire) == 0 && rx.is_empty();
+            if (done && pending.is_empty()) || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if !pending.is_empty() {
+            log::error!(
+                "shutting down with {} spend rows unwritten: the store is unreachable",
+                pending.len()
+            );
+        } else {
+            log::info!("spend rows flushed");
+        }
+    }
+
+    /// Takes what changed in the store since the last look; returns the new high-water mark.
+    async fn refresh(&self, last_seen: i64) -> i64 {
+        let changes = match self
+            .store
+            .changed_since(last_seen - REFRESH_OVERLAP_MS)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                log::debug!("directory refresh failed: {e}");
+                return last_seen;
+            }
+        };
+        let mut newest = last_seen;
+        for (table, entity) in changes {
+            newest = newest.max(entity.updated_ms);
+            if self.accounts.spend(table, &entity.id).is_none() {
+                self.accounts.set_spend(table, &entity.id, entity.spend);
+            }
+            self.directory.apply(table, entity);
+        }
+        newest
+    }
+
+    /// Resets spend of every entity whose budget period has ended; two nodes resetting at once
+    /// reset once (the store compares the old reset time).
+    async fn reset_due_budgets(&self) {
+        let now = now_ms();
+        for table in [
+            Table::Keys,
+            Table::Users,
+            Table::Teams,
+            Table::Organizations,
+            Table::Customers,
+        ] {
+            for entity in self.directory.all(table) {
+                let Some(due) = entity.budget_reset_at.filter(|at| *at <= now) else {
+                    continue;
+                };
+                let duration = entity
+                    .str_field("budget_duration")
+                    .map(str::to_string)
+                    .or_else(|| {
+                        let budget = self
+                            .directory
+                            .get(Table::Budgets, entity.str_field("budget_id")?)?;
+                        budget.str_field("budget_duration").map(str::to_string)
+                    });
+                let next = duration
+                    .as_deref()
+                    .and_then(|d| period::next_reset_ms(d, now));
+                match self
+                    .store
+                    .reset_spend(table, &entity.id, Some(due), next)
+                    .await
+                {
+                    Ok(true) => {
+                        self.accounts.set_spend(table, &entity.id, 0.0);
+                        let mut reset = (*entity).clone();
+                        reset.spend = 0.0;
+                        reset.budget_reset_at = next;
+                        reset.updated_ms = reset.updated_ms.max(now);
+                        self.directory.apply(table, reset);
+                        log::info!("budget reset: {} {}", table.sql_name(), entity.id);
+                    }
+                    // Another node reset it: take the stored state.
+                    Ok(false) => {
+                        if let Ok(Some(stored)) = self.store.get(table, &entity.id).await {
+                            if stored.budget_reset_at != Some(due) {
+                                self.accounts.set_spend(table, &stored.id, stored.spend);
+                                self.directory.apply(table, stored);
+                            }
+                        }
+                    }
+                    Err(e) => log::debug!("budget reset deferred: {e}"),
+                }
+            }
+        }
+    }
+}
