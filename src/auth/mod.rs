@@ -115,8 +115,8 @@ mod tests {
     use super::directory::Directory;
     use super::*;
 
-    fn auth(m: Option<&MasterKey>, h: HeaderMap) -> Result<Caller, GatewayError> {
-        authenticate(m, &Directory::default(), &h, 0)
+    fn auth(m: Option<&MasterKey>, h: &HeaderMap) -> Result<Caller, GatewayError> {
+        authenticate(m, &Directory::default(), h, 0)
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
