@@ -4,6 +4,7 @@
 use super::ctx::{Inbound, RequestCtx};
 use super::routes::Route;
 use super::{body, inbound, llm_call, passthrough, respond};
+use crate::admin;
 use crate::api;
 use crate::auth;
 use crate::canonical::request::Operation;
@@ -74,6 +75,7 @@ pub async fn serve(
                 Some(passthrough::target(gateway, snapshot, provider, rest, uri.query()).await?);
             return Ok(Next::ProxyUpstream);
         }
+        Route::Admin => return admin_route(gateway, snapshot, session, ctx).await,
         Route::NotFound => {
             let path = session.req_header().uri.path();
             return Err(GatewayError::not_found(format!("Route {path} not found")));
@@ -94,4 +96,57 @@ pub async fn serve(
 
 fn answered(outcome: Result<(), GatewayError>) -> Result<Next, GatewayError> {
     outcome.map(|()| Next::Answered)
+}
+
+/// The admin API: the body read (bounded), the caller's role resolved by `admin`, the answer
+/// in LiteLLM's shapes.
+async fn admin_route(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<Next, GatewayError> {
+    let Some(store) = gateway.store.as_deref() else {
+        return Err(GatewayError::new(
+            503,
+            "service_unavailable",
+            "No store connected: the admin API needs the database",
+        ));
+    };
+    let raw =
+        body::read_bounded(session, snapshot.max_request_bytes, snapshot.body_timeout).await?;
+    let caller = match &ctx.caller {
+        auth::Caller::Key(k) => admin::AdminCaller::Key {
+            token: k.token.clone(),
+            entity: std::sync::Arc::clone(&k.key),
+        },
+        auth::Caller::Admin | auth::Caller::Anonymous => admin::AdminCaller::Master,
+    };
+    let header = session.req_header();
+    let (method, path, query) = (
+        header.method.to_string(),
+        header.uri.path().to_string(),
+        header.uri.query().map(str::to_string),
+    );
+    let answer = admin::handle(
+        &admin::AdminContext {
+            store,
+            directory: &gateway.directory,
+            accounts: &gateway.accountant.accounts,
+            caller: &caller,
+            now_ms: crate::store::now_ms(),
+        },
+        admin::AdminRequest {
+            method: &method,
+            path: &path,
+            query: query.as_deref(),
+            body: &raw,
+        },
+    )
+    .await;
+    let body = bytes::Bytes::from(answer.body.to_string());
+    respond::json(session, ctx, answer.status, body, None)
+        .await
+        .map_err(respond::client_gone)?;
+    Ok(Next::Answered)
 }

@@ -15,6 +15,8 @@ pub enum Route {
     Readiness,
     /// `/anthropic/*`, `/gemini/*`, `/openai/*`: forwarded untouched.
     Passthrough,
+    /// LiteLLM's admin API (`/key/*`, `/team/*`, `/spend/*`, ...).
+    Admin,
     NotFound,
     MethodNotAllowed,
 }
@@ -50,6 +52,7 @@ pub fn classify(method: &Method, path: &str) -> Route {
         "/health" => (Route::Health, Method::GET),
         "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::GET),
         "/health/readiness" => (Route::Readiness, Method::GET),
+        _ if crate::admin::is_admin_route(path) => return Route::Admin,
         _ if super::passthrough::split_path(path).is_some() => return Route::Passthrough,
         _ => return Route::NotFound,
     };

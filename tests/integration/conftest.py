@@ -151,16 +151,20 @@ def start_gateway():
 
     def start(config, env=None) -> Gateway:
         path = write_config(config)
+        env = dict(env or {})
+        # Each gateway gets its own embedded store unless the test shares one (restarts).
+        env.setdefault("TOLLGATE_DB_PATH", os.path.join(tempfile.mkdtemp(prefix="tollgate-db-"), "tollgate.db"))
         port = free_port()
         log_fd, log_path = tempfile.mkstemp(suffix=".log", prefix="tollgate-test-")
         proc = subprocess.Popen(
             [str(GATEWAY_BIN), "--config", path, "--port", str(port), "--host", "127.0.0.1"],
             stdout=log_fd,
             stderr=log_fd,
-            env={**os.environ, **CLOSED_METADATA_ENDPOINTS, "RUST_LOG": "info", **(env or {})},
+            env={**os.environ, **CLOSED_METADATA_ENDPOINTS, "RUST_LOG": "info", **env},
         )
         os.close(log_fd)
         gw = Gateway(proc, port, log_path, path)
+        gw.db_path = env["TOLLGATE_DB_PATH"]
         started.append(gw)
         try:
             wait_http(gw.url("/health/liveliness"))

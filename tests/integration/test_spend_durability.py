@@ -1,0 +1,83 @@
+"""Budgets under concurrency, and spend that survives restarts: on the embedded store."""
+
+import concurrent.futures
+import os
+import signal
+import sqlite3
+import tempfile
+import time
+
+import httpx
+import pytest
+
+from conftest import basic_config
+from keys_helpers import chat, cost_of, generate_key, key_info, priced_deployment, spend_logs, wait_for_rows
+
+
+def test_concurrent_calls_never_overrun_a_budget(mock, start_gateway, store_env):
+    gw = start_gateway(basic_config(mock, priced_deployment(mock)), env=store_env)
+    per_call = cost_of(10, 10)
+    budget = per_call * 10
+    key = generate_key(gw, max_budget=budget)
+
+    def one(_):
+        return chat(gw, key, "hi [mock:usage=10,10] [mock:delay_ms=500]", max_tokens=10)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
+        answers = list(pool.map(one, range(100)))
+    ok = [a for a in answers if a.status_code == 200]
+    refused = [a for a in answers if a.status_code != 200]
+    assert ok, "no call was admitted"
+    for a in refused:
+        assert a.status_code == 422 and a.json()["error"]["type"] == "budget_exceeded", a.text
+    spend = key_info(gw, key)["spend"]
+    assert spend <= budget + 1e-9, (spend, budget)
+    assert spend == pytest.approx(per_call * len(ok))
+    rows = wait_for_rows(gw, len(ok), api_key=key)
+    assert sum(r["spend"] for r in rows) == pytest.approx(spend, abs=1e-12)
+    assert len(rows) == len(ok)
+
+
+def test_sigterm_during_load_loses_no_counted_call(mock, start_gateway):
+    db = os.path.join(tempfile.mkdtemp(prefix="tollgate-db-"), "tollgate.db")
+    config = basic_config(mock, priced_deployment(mock))
+    gw = start_gateway(config, env={"TOLLGATE_DB_PATH": db})
+    key = generate_key(gw)
+
+    def one(_):
+        try:
+            return chat(gw, key, "hi [mock:usage=10,10] [mock:delay_ms=800]")
+        except httpx.HTTPError:
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        futures = [pool.submit(one, i) for i in range(20)]
+        time.sleep(0.4)
+        gw.proc.send_signal(signal.SIGTERM)
+        answers = [f.result() for f in futures]
+    gw.proc.wait(timeout=30)
+    served = {a.headers["x-litellm-call-id"] for a in answers if a is not None and a.status_code == 200}
+    assert served, "no call finished before the shutdown"
+
+    again = start_gateway(config, env={"TOLLGATE_DB_PATH": db})
+    rows = spend_logs(again, api_key=key)
+    assert served <= {r["request_id"] for r in rows}, "a call that got a 200 has no spend row"
+    assert len({r["request_id"] for r in rows}) == len(rows)
+    assert key_info(again, key)["spend"] == pytest.approx(sum(r["spend"] for r in rows))
+    assert chat(again, key).status_code == 200, "the key survives the restart"
+
+
+def test_store_file_holds_no_raw_key(mock, start_gateway):
+    db = os.path.join(tempfile.mkdtemp(prefix="tollgate-db-"), "tollgate.db")
+    gw = start_gateway(basic_config(mock, priced_deployment(mock)), env={"TOLLGATE_DB_PATH": db})
+    key = generate_key(gw, key_alias="secret-holder")
+    assert chat(gw, key).status_code == 200
+    wait_for_rows(gw, 1, api_key=key)
+    raw = b""
+    for name in os.listdir(os.path.dirname(db)):
+        with open(os.path.join(os.path.dirname(db), name), "rb") as f:
+            raw += f.read()
+    assert key.encode() not in raw
+    assert key[3:].encode() not in raw
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from keys").fetchone()[0] == 1
