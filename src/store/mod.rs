@@ -6,6 +6,16 @@
 //! The request path never calls the store: it reads the in-memory directory (`auth::directory`)
 //! and queues spend for the flusher (`spend::flusher`).
 
+pub mod columns;
+#[cfg(test)]
+mod conformance;
+pub mod migrate;
+pub mod open;
+pub mod postgres;
+pub mod sqlite;
+
+pub use open::{open, StoreSettings};
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -197,6 +207,8 @@ pub trait Store: Send + Sync {
         budget_reset_at: Option<i64>,
     ) -> StoreResult<bool>;
 
+    /// The live entity with this id; a tombstone reads as `None` (it is seen through
+    /// `changed_since`).
     async fn get(&self, table: Table, id: &str) -> StoreResult<Option<Entity>>;
 
     /// Marks an entity deleted; `Ok(false)` when there was no live one.
