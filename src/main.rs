@@ -6,6 +6,7 @@ use pingora::server::Server;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use tollgate::auth::directory::Directory;
 use tollgate::config;
 use tollgate::credentials::aws::AwsCredentialRefresher;
 use tollgate::credentials::azure::AzureTokenRefresher;
@@ -13,7 +14,11 @@ use tollgate::credentials::vertex_tokens::VertexTokenRefresher;
 use tollgate::proxy::TollgateProxy;
 use tollgate::reload::ConfigReloader;
 use tollgate::services::health::HealthChecker;
+use tollgate::services::store_sync::{load, StoreSync};
+use tollgate::spend::accounts::Accounts;
 use tollgate::state::Gateway;
+use tollgate::store::open::StoreSettings;
+use tollgate::store::Store;
 use tollgate::upstream::UpstreamClient;
 
 #[derive(Parser, Debug)]
@@ -62,7 +67,34 @@ fn main() -> ExitCode {
     };
     let upstream = UpstreamClient::from_server_conf(&server_conf);
     let warnings_seen = loaded.warnings.len();
-    let gateway = match Gateway::with_upstream(loaded.config, upstream) {
+    let directory = Arc::new(Directory::default());
+    let accounts = Arc::new(Accounts::default());
+    let store = if cli.pingora.test {
+        None
+    } else {
+        match open_store(&loaded.config, &directory, &accounts) {
+            Ok(store) => Some(store),
+            Err(e) if loaded.config.general.store.allow_requests_on_db_unavailable => {
+                log::error!(
+                    "store unavailable, serving without it (allow_requests_on_db_unavailable): {e}"
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("store: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let spend_logs_kept = !loaded.config.general.store.disable_spend_logs;
+    let max_pending = loaded.config.general.store.spend_queue_max_rows;
+    let gateway = match Gateway::with_store(
+        loaded.config,
+        upstream,
+        store,
+        Arc::clone(&directory),
+        Arc::clone(&accounts),
+    ) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("{}: invalid config: {e}", cli.config.display());
@@ -92,6 +124,21 @@ fn main() -> ExitCode {
     opt.conf = None;
     let mut server = Server::new_with_opt_and_conf(opt, server_conf);
     server.bootstrap();
+    if let Some(store) = &gateway.store {
+        let rows = gateway.spend_rows.lock().ok().and_then(|mut r| r.take());
+        server.add_service(pingora::services::background::background_service(
+            "store sync",
+            StoreSync {
+                store: Arc::clone(store),
+                directory,
+                accounts,
+                rows: std::sync::Mutex::new(rows),
+                in_flight: Arc::clone(&gateway.in_flight),
+                keep_rows: spend_logs_kept,
+                max_pending,
+            },
+        ));
+    }
     server.add_service(pingora::services::background::background_service(
         "health checks",
         HealthChecker {
@@ -128,6 +175,49 @@ fn main() -> ExitCode {
     server.add_service(proxy);
     log::info!("tollgate {} listening on {addr}", env!("CARGO_PKG_VERSION"));
     server.run_forever()
+}
+
+/// Opens the store (PostgreSQL when `database_url` / `DATABASE_URL` is set, else the embedded
+/// file at `database_path` / `TOLLGATE_DB_PATH`, default `tollgate.db` in the working
+/// directory) and loads every key, user, team, ... into memory before the first request.
+fn open_store(
+    config: &config::GatewayConfig,
+    directory: &Directory,
+    accounts: &Accounts,
+) -> Result<Arc<dyn Store>, String> {
+    let settings = &config.general.store;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let open = StoreSettings {
+        database_url: config
+            .general
+            .database_url
+            .as_ref()
+            .map(|s| s.expose().to_string())
+            .or_else(|| env("DATABASE_URL")),
+        database_path: env("TOLLGATE_DB_PATH")
+            .or_else(|| settings.database_path.clone())
+            .unwrap_or_else(|| "tollgate.db".to_string())
+            .into(),
+        pool_size: settings.pool_limit,
+    };
+    // A runtime only for start-up: Pingora's own start with the server. Pooled PostgreSQL
+    // connections made here are replaced by the pool once this runtime is gone.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let store = tollgate::store::open::open(&open).await?;
+        load(&*store, directory, accounts)
+            .await
+            .map_err(|e| e.to_string())?;
+        log::info!(
+            "store: {} with {} keys",
+            store.backend(),
+            directory.len(tollgate::store::Table::Keys)
+        );
+        Ok(store)
+    })
 }
 
 /// Pingora's server conf from `-c`, or defaults with one worker thread per core (Pingora's own

@@ -316,3 +316,10 @@ def assert_healthy(gw: Gateway, model: str = "gpt-test") -> None:
     r = gw.post(CHAT_PATH, {"model": model, "messages": user("hi")})
     assert r.status_code == 200, f"a normal call fails afterwards: {r.status_code} {r.text}"
     assert r.json()["choices"][0]["message"]["content"] == REPLY
+
+
+@pytest.fixture(params=["sqlite"])
+def store_env(request):
+    """The gateway's store backend for a test: the embedded default (a fresh file per gateway,
+    from `start_gateway`) or PostgreSQL."""
+    return {}

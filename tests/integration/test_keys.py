@@ -18,6 +18,12 @@ from keys_helpers import (
 )
 
 
+# A call with `max_tokens: 10` and the mock's usage 10/10 costs 0.03 and holds its worst case,
+# about 0.045 (a ~90-byte prompt estimated at 4 bytes a token, plus 10 output tokens), while it
+# runs: this budget admits one such call, and then not a second (0.03 + 0.045 > 0.05).
+ONE_CALL_BUDGET = 0.05
+
+
 def config(mock, **litellm_settings):
     c = basic_config(
         mock, priced_deployment(mock, "gpt-test"), priced_deployment(mock, "other-model")
@@ -79,8 +85,7 @@ def test_deleted_expired_and_blocked_keys_are_refused(mock, start_gateway, store
 def test_over_budget_is_budget_exceeded_with_the_configured_status(mock, start_gateway, status):
     settings = {} if status is None else {"budget_exceeded_status_code": status}
     gw = start_gateway(config(mock, **settings))
-    one_call = cost_of(10, 10)
-    key = generate_key(gw, max_budget=one_call)
+    key = generate_key(gw, max_budget=ONE_CALL_BUDGET)
     assert chat(gw, key, "hi [mock:usage=10,10]", max_tokens=10).status_code == 200
     mock.clear()
     r = chat(gw, key, "hi [mock:usage=10,10]", max_tokens=10)
@@ -93,7 +98,7 @@ def test_over_budget_is_budget_exceeded_with_the_configured_status(mock, start_g
 
 def test_budget_resets_after_its_duration(mock, start_gateway):
     gw = start_gateway(config(mock))
-    key = generate_key(gw, max_budget=cost_of(10, 10), budget_duration="2s")
+    key = generate_key(gw, max_budget=ONE_CALL_BUDGET, budget_duration="2s")
     assert key_info(gw, key)["budget_reset_at"]
     assert chat(gw, key, "hi [mock:usage=10,10]", max_tokens=10).status_code == 200
     assert chat(gw, key, "hi [mock:usage=10,10]", max_tokens=10).status_code == 422
@@ -106,7 +111,7 @@ def test_budget_resets_after_its_duration(mock, start_gateway):
 
 def test_user_team_organization_and_end_user_budgets_cap_their_keys(mock, start_gateway, store_env):
     gw = start_gateway(config(mock), env=store_env)
-    cap = cost_of(10, 10)
+    cap = ONE_CALL_BUDGET
     call = {"max_tokens": 10}
 
     r = admin(gw, "/user/new", {"user_id": "u-capped", "max_budget": cap})
