@@ -224,7 +224,7 @@ wait_http "http://127.0.0.1:$NGINX_PORT/__mock/health" nginx "$NGINX_PID"
 # Tollgate: core 0, one Pingora worker thread.
 render "$HERE/configs/tollgate.yaml.in" "$TMP/tollgate.yaml"
 render "$HERE/configs/pingora.yaml.in" "$TMP/pingora.yaml"
-RUST_LOG=${RUST_LOG:-warn} taskset -c "$PROXY_CORE" "$BIN/tollgate" --config "$TMP/tollgate.yaml" \
+TOLLGATE_DB_PATH="$TMP/tollgate.db" RUST_LOG=${RUST_LOG:-warn} taskset -c "$PROXY_CORE" "$BIN/tollgate" --config "$TMP/tollgate.yaml" \
   --port "$TOLLGATE_PORT" --host 127.0.0.1 -c "$TMP/pingora.yaml" >"$TMP/tollgate.log" 2>&1 &
 TOLLGATE_PID=$!
 PIDS+=("$TOLLGATE_PID:INT") # SIGTERM is Pingora's graceful shutdown; SIGINT is the fast one
@@ -253,15 +253,22 @@ BARE_THREADS=$(awk '/^Threads:/ {print $2}' "/proc/$BARE_PID/status")
 BARE_AFFINITY=$(taskset -pc "$BARE_PID" | sed 's/.*: //')
 log "tollgate pid $TOLLGATE_PID: $TOLLGATE_THREADS OS threads on cpu $TOLLGATE_AFFINITY; bare pingora pid $BARE_PID: $BARE_THREADS OS threads on cpu $BARE_AFFINITY; nginx worker on cpu $NGINX_AFFINITY"
 
-TARGETS=(direct nginx bare-pingora tollgate)
+# tollgate-key: the same gateway called with a virtual key (auth from the in-memory directory,
+# a budget hold and settlement, a spend row queued and flushed) instead of the master key.
+TARGETS=(direct nginx bare-pingora tollgate tollgate-key)
 declare -A URL AUTH
 URL[direct]="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"
 URL[nginx]="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
 URL[bare-pingora]="http://127.0.0.1:$BARE_PORT/v1/chat/completions"
 URL[tollgate]="http://127.0.0.1:$TOLLGATE_PORT/v1/chat/completions"
+URL[tollgate-key]=${URL[tollgate]}
 # The same header everywhere (the mock, nginx and the bare proxy ignore it), so
 # every target gets byte-identical requests; only Tollgate checks it.
 for t in "${TARGETS[@]}"; do AUTH[$t]=$MASTER_KEY; done
+AUTH[tollgate-key]=$(curl -sS --max-time 10 -H "Authorization: Bearer $MASTER_KEY" \
+  -H 'Content-Type: application/json' -d '{"models": ["bench"], "max_budget": 1000000000}' \
+  "http://127.0.0.1:$TOLLGATE_PORT/key/generate" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') ||
+  die "could not generate a virtual key"
 
 # ------------------------------------------------------------------- RSS --
 
@@ -278,6 +285,7 @@ nginx_pids() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true); }
 
 declare -A RSS_IDLE RSS_AFTER
 RSS_IDLE[tollgate]=$(rss_kb "$TOLLGATE_PID")
+RSS_IDLE[tollgate-key]=${RSS_IDLE[tollgate]}
 RSS_IDLE[nginx]=$(rss_kb $(nginx_pids))
 RSS_IDLE[bare-pingora]=$(rss_kb "$BARE_PID")
 
@@ -323,7 +331,7 @@ server_pids() { # target
     direct) echo "$MOCK_PID" ;;
     nginx) nginx_pids ;;
     bare-pingora) echo "$BARE_PID" ;;
-    tollgate) echo "$TOLLGATE_PID" ;;
+    tollgate | tollgate-key) echo "$TOLLGATE_PID" ;;
     *) die "unknown target $1" ;;
   esac
 }
@@ -485,6 +493,7 @@ kill -0 "$TOLLGATE_PID" 2>/dev/null || die "tollgate died during the run"
 kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
 kill -0 "$BARE_PID" 2>/dev/null || die "the bare pingora proxy died during the run"
 RSS_AFTER[tollgate]=$(rss_kb "$TOLLGATE_PID")
+RSS_AFTER[tollgate-key]=${RSS_AFTER[tollgate]}
 RSS_AFTER[nginx]=$(rss_kb $(nginx_pids))
 RSS_AFTER[bare-pingora]=$(rss_kb "$BARE_PID")
 

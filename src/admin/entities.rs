@@ -171,3 +171,83 @@ pub fn info(ctx: &AdminContext<'_>, table: Table, id: Option<String>) -> AdminRe
         _ => doc,
     })
 }
+
+/// `/team/member_add`: `member` is one `{role, user_id, user_email}` or a list; users that do
+/// not exist yet are created, as LiteLLM does.
+pub async fn member_add(ctx: &AdminContext<'_>, body: Map<String, Value>) -> AdminResult {
+    let team_id = body
+        .get("team_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| GatewayError::bad_request("team_id is required").with_param("team_id"))?;
+    let team = ctx.directory.get(Table::Teams, team_id).ok_or_else(|| {
+        GatewayError::bad_request(format!("Team not found, passed team_id={team_id}"))
+    })?;
+    let members: Vec<Value> = match body.get("member") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(m @ Value::Object(_)) => vec![m.clone()],
+        _ => {
+            return Err(GatewayError::bad_request(
+                "member is required: {\"role\": \"user\", \"user_id\": ...}",
+            )
+            .with_param("member"))
+        }
+    };
+    let mut doc = team.doc.clone();
+    let mut roster: Vec<Value> = doc
+        .get("members_with_roles")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for m in members {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
+        if role != "user" && role != "admin" {
+            return Err(GatewayError::bad_request(format!(
+                "Invalid member role {role:?}: user or admin"
+            ))
+            .with_param("member"));
+        }
+        let user_id = match m.get("user_id").and_then(Value::as_str) {
+            Some(u) => u.to_string(),
+            None => match m.get("user_email").and_then(Value::as_str) {
+                Some(email) => email.to_string(),
+                None => {
+                    return Err(
+                        GatewayError::bad_request("member needs user_id or user_email")
+                            .with_param("member"),
+                    )
+                }
+            },
+        };
+        if ctx.directory.get(Table::Users, &user_id).is_none() {
+            let mut user = Map::new();
+            user.insert("user_id".into(), Value::from(user_id.clone()));
+            user.insert(
+                "user_email".into(),
+                m.get("user_email").cloned().unwrap_or(Value::Null),
+            );
+            create(ctx, Table::Users, user).await?;
+        }
+        roster.retain(|r| r.get("user_id").and_then(Value::as_str) != Some(user_id.as_str()));
+        roster.push(json!({"role": role, "user_id": user_id, "user_email": m.get("user_email").cloned().unwrap_or(Value::Null)}));
+    }
+    doc.insert("members_with_roles".into(), Value::Array(roster));
+    doc.insert("updated_at".into(), Value::from(time::rfc3339(ctx.now_ms)));
+    if !ctx
+        .store
+        .update(Table::Teams, team_id, &doc, team.budget_reset_at)
+        .await
+        .map_err(store_error)?
+    {
+        return Err(GatewayError::not_found(format!(
+            "team_id={team_id} not found"
+        )));
+    }
+    let updated = Entity {
+        doc,
+        updated_ms: ctx.now_ms.max(team.updated_ms + 1),
+        ..(*team).clone()
+    };
+    let answer = with_spend(ctx, Table::Teams, &updated);
+    ctx.directory.apply(Table::Teams, updated);
+    Ok(json!({"team_id": team_id, "updated_team": answer, "updated_users": []}))
+}

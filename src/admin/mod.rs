@@ -129,6 +129,8 @@ async fn route(ctx: &AdminContext<'_>, req: &AdminRequest<'_>) -> AdminResult {
         "/organization/info" => entities::info(ctx, Table::Organizations, q.get("organization_id")),
         "/customer/info" => entities::info(ctx, Table::Customers, q.get("end_user_id")),
         "/spend/logs" => spend::logs(ctx, &q).await,
+        "/global/spend/report" => spend::report(ctx, &q).await,
+        "/team/member_add" => entities::member_add(ctx, body()?).await,
         _ => Err(GatewayError::not_found(format!(
             "Route {} not found",
             req.path
