@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 
 import httpx
 import pytest
@@ -318,8 +319,22 @@ def assert_healthy(gw: Gateway, model: str = "gpt-test") -> None:
     assert r.json()["choices"][0]["message"]["content"] == REPLY
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL cluster for the session; each test takes its own database."""
+    from pg_cluster import PgCluster
+
+    cluster = PgCluster()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
 def store_env(request):
     """The gateway's store backend for a test: the embedded default (a fresh file per gateway,
-    from `start_gateway`) or PostgreSQL."""
-    return {}
+    from `start_gateway`) or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    cluster = request.getfixturevalue("pg_cluster")
+    name = "t_" + uuid.uuid4().hex[:16]
+    return {"DATABASE_URL": cluster.create_database(name)}
