@@ -81,3 +81,32 @@ def test_store_file_holds_no_raw_key(mock, start_gateway):
     assert key[3:].encode() not in raw
     with sqlite3.connect(db) as conn:
         assert conn.execute("select count(*) from keys").fetchone()[0] == 1
+
+
+def test_postgres_outage_loses_and_doubles_nothing(mock, start_gateway, pg_cluster):
+    env = {"DATABASE_URL": pg_cluster.create_database("outage")}
+    gw = start_gateway(basic_config(mock, priced_deployment(mock)), env=env)
+    key = generate_key(gw)
+    served = set()
+
+    def burst(n):
+        for _ in range(n):
+            r = chat(gw, key, "hi [mock:usage=10,10]")
+            assert r.status_code == 200, r.text
+            served.add(r.headers["x-litellm-call-id"])
+
+    burst(5)
+    wait_for_rows(gw, 5, api_key=key)
+    pg_cluster.stop()
+    try:
+        burst(10)  # served from memory; their rows wait in the queue
+        time.sleep(2.5)  # flushes fail meanwhile and are retried
+    finally:
+        pg_cluster.start()
+    rows = wait_for_rows(gw, 15, timeout=20, api_key=key)
+    ids = [r["request_id"] for r in rows]
+    assert len(ids) == len(set(ids)) == 15, ids
+    assert set(ids) == served
+    assert key_info(gw, key)["spend"] == pytest.approx(15 * cost_of(10, 10))
+    stored = float(pg_cluster.sql(f"select spend from keys where id = '{rows[0]['api_key']}'", "outage"))
+    assert stored == pytest.approx(15 * cost_of(10, 10)), "the store's total counts each row once"
