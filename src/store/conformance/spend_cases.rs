@@ -203,7 +203,7 @@ pub async fn keep_rows_false(store: &dyn Store) {
     let row = spend_row("r1", "k", 0.5);
     assert_eq!(
         store
-            .write_spend(&[row.clone()], false)
+            .write_spend(std::slice::from_ref(&row), false)
             .await
             .expect("write"),
         1
@@ -222,7 +222,7 @@ pub async fn keep_rows_false(store: &dyn Store) {
     // Still idempotent with the row not kept, whatever keep_rows says next time.
     assert_eq!(
         store
-            .write_spend(&[row.clone()], true)
+            .write_spend(std::slice::from_ref(&row), true)
             .await
             .expect("rewrite"),
         0
@@ -411,7 +411,7 @@ pub async fn text_with_nul_is_stored(store: &dyn Store) {
     row.messages = json!([{"content": "a\u{0}b"}]);
     assert_eq!(
         store
-            .write_spend(&[row.clone()], true)
+            .write_spend(std::slice::from_ref(&row), true)
             .await
             .expect("write"),
         1
