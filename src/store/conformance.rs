@@ -1,3 +1,4 @@
+// Test code only: the module is declared under #[cfg(test)] in its parent.
 //! One behaviour suite for every backend: each case is an async fn taking `&dyn Store` on a
 //! fresh, empty store. `sqlite::tests` runs each as its own test; `postgres::tests` runs
 //! them all against one throwaway cluster, a new database per case.

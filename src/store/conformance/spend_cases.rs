@@ -1,3 +1,4 @@
+// Test code only: the module is declared under #[cfg(test)] in its parent.
 //! The spend half of the conformance suite: `write_spend`, its attribution and aggregates,
 //! resets, and the spend log reads.
 
