@@ -1,253 +1,194 @@
-//! `/user/*`, `/team/*`, `/organization/*`, `/customer/*`: the owners keys count toward.
+//! Reading and writing entities for the admin handlers: every successful store write is
+//! applied to the in-memory directory at once; reads prefer the directory and fall back to
+//! the store (an entity another node wrote since the last refresh). Rendering adds the columns
+//! the store keeps beside the document (`spend` live from the accounts, `budget_reset_at`).
 
-use super::keys::{budget_reset, check_fields};
-use super::{store_error, with_spend, AdminContext, AdminResult};
-use crate::error::GatewayError;
-use crate::spend::time;
-use crate::store::{Entity, Table};
-use serde_json::{json, Map, Value};
+use super::error::{AdminError, AdminResult};
+use super::AdminContext;
+use crate::store::{Document, Entity, ListFilter, Table};
+use serde_json::{Map, Value};
+use std::sync::Arc;
 
-/// The id field of each kind, as LiteLLM names it in requests and answers.
-fn id_field(table: Table) -> &'static str {
+/// The document field that names an entity (keys are named by their hash, `token`).
+pub fn id_field(table: Table) -> &'static str {
     match table {
+        Table::Keys => "token",
         Table::Users | Table::Customers => "user_id",
         Table::Teams => "team_id",
         Table::Organizations => "organization_id",
         Table::Budgets => "budget_id",
-        Table::Keys => "token",
     }
 }
 
-pub async fn new_user(ctx: &AdminContext<'_>, mut body: Map<String, Value>) -> AdminResult {
-    let auto_key = body
-        .remove("auto_create_key")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(true);
-    if let Some(role) = body.get("user_role").and_then(Value::as_str) {
-        const ROLES: &[&str] = &[
-            "proxy_admin",
-            "proxy_admin_viewer",
-            "internal_user",
-            "internal_user_viewer",
-            "team",
-            "customer",
-        ];
-        if !ROLES.contains(&role) {
-            return Err(GatewayError::bad_request(format!(
-                "Invalid user_role={role:?}; one of {ROLES:?}"
-            ))
-            .with_param("user_role"));
-        }
-    }
-    // Key fields in the request go to the user's first key, as LiteLLM does.
-    let key_fields: Map<String, Value> = [
-        "models",
-        "duration",
-        "key_alias",
-        "team_id",
-        "metadata",
-        "max_parallel_requests",
-        "tpm_limit",
-        "rpm_limit",
-    ]
-    .iter()
-    .filter_map(|f| body.get(*f).map(|v| (f.to_string(), v.clone())))
-    .collect();
-    let mut user = create(ctx, Table::Users, body).await?;
-    if auto_key {
-        let mut fields = key_fields;
-        fields.insert(
-            "user_id".into(),
-            user.get("user_id").cloned().unwrap_or(Value::Null),
-        );
-        let key = super::keys::generate(ctx, fields).await?;
-        for f in ["key", "key_name", "token", "expires"] {
-            if let Some(v) = key.get(f) {
-                user.insert(f.into(), v.clone());
-            }
-        }
-    }
-    Ok(Value::Object(user))
-}
-
-pub async fn new_entity(
+pub async fn load(
     ctx: &AdminContext<'_>,
     table: Table,
-    body: Map<String, Value>,
-) -> AdminResult {
-    if table == Table::Teams {
-        if let Some(org) = body.get("organization_id").and_then(Value::as_str) {
-            if ctx.directory.get(Table::Organizations, org).is_none() {
-                return Err(GatewayError::bad_request(format!(
-                    "Organization not found, passed organization_id={org}"
-                )));
-            }
-        }
+    id: &str,
+) -> AdminResult<Option<Arc<Entity>>> {
+    if let Some(e) = ctx.directory.get(table, id) {
+        return Ok(Some(e));
     }
-    create(ctx, table, body).await.map(Value::Object)
+    Ok(ctx
+        .store
+        .get(table, id)
+        .await?
+        .filter(|e| !e.deleted)
+        .map(Arc::new))
 }
 
-async fn create(
+/// Creates an entity; `Ok(None)` when a live one with that id exists.
+pub async fn create(
     ctx: &AdminContext<'_>,
     table: Table,
-    mut doc: Map<String, Value>,
-) -> Result<Map<String, Value>, GatewayError> {
-    check_fields(&doc)?;
-    let field = id_field(table);
-    let id = match doc.get(field) {
-        Some(Value::String(id)) if !id.is_empty() => id.clone(),
-        None | Some(Value::Null) if table != Table::Customers => uuid::Uuid::new_v4().to_string(),
-        _ => {
-            return Err(GatewayError::bad_request(format!("{field} is required")).with_param(field))
-        }
-    };
-    doc.insert(field.into(), Value::from(id.clone()));
-    for f in ["spend", "budget_reset_at"] {
-        doc.remove(f);
-    }
-    if table == Table::Teams {
-        doc.entry("members_with_roles").or_insert_with(|| json!([]));
-        doc.entry("models").or_insert_with(|| json!([]));
-    }
-    doc.entry("metadata").or_insert_with(|| json!({}));
-    let now = time::rfc3339(ctx.now_ms);
-    doc.insert("created_at".into(), Value::from(now.clone()));
-    doc.insert("updated_at".into(), Value::from(now));
-    let reset = budget_reset(ctx, &doc)?;
+    id: &str,
+    doc: Document,
+    budget_reset_at: Option<i64>,
+) -> AdminResult<Option<Entity>> {
     let entity = Entity {
-        id: id.clone(),
+        id: id.to_string(),
         doc,
         spend: 0.0,
-        budget_reset_at: reset,
+        budget_reset_at,
         updated_ms: ctx.now_ms,
         deleted: false,
     };
-    if !ctx
-        .store
-        .insert(table, &entity)
-        .await
-        .map_err(store_error)?
-    {
-        return Err(
-            GatewayError::bad_request(format!("{field}={id} already exists")).with_param(field),
-        );
+    if !ctx.store.insert(table, &entity).await? {
+        return Ok(None);
     }
-    let answer = with_spend(ctx, table, &entity);
-    ctx.directory.apply(table, entity);
-    Ok(answer)
+    ctx.accounts.set_spend(table, id, 0.0);
+    ctx.directory.apply(table, entity.clone());
+    Ok(Some(entity))
 }
 
-pub fn info(ctx: &AdminContext<'_>, table: Table, id: Option<String>) -> AdminResult {
-    let field = id_field(table);
-    let id = id.ok_or_else(|| {
-        GatewayError::bad_request(format!("{field} is required")).with_param(field)
-    })?;
-    let e = ctx
-        .directory
-        .get(table, &id)
-        .ok_or_else(|| GatewayError::not_found(format!("{field}={id} not found")))?;
-    let doc = Value::Object(with_spend(ctx, table, &e));
-    Ok(match table {
-        Table::Users => {
-            let keys: Vec<Value> = ctx
-                .directory
-                .all(Table::Keys)
-                .iter()
-                .filter(|k| k.str_field("user_id") == Some(id.as_str()))
-                .map(|k| Value::Object(with_spend(ctx, Table::Keys, k)))
-                .collect();
-            json!({"user_id": id, "user_info": doc, "keys": keys, "teams": []})
-        }
-        Table::Teams => {
-            let keys: Vec<Value> = ctx
-                .directory
-                .all(Table::Keys)
-                .iter()
-                .filter(|k| k.str_field("team_id") == Some(id.as_str()))
-                .map(|k| Value::Object(with_spend(ctx, Table::Keys, k)))
-                .collect();
-            json!({"team_id": id, "team_info": doc, "keys": keys, "team_memberships": []})
-        }
-        _ => doc,
-    })
-}
-
-/// `/team/member_add`: `member` is one `{role, user_id, user_email}` or a list; users that do
-/// not exist yet are created, as LiteLLM does.
-pub async fn member_add(ctx: &AdminContext<'_>, body: Map<String, Value>) -> AdminResult {
-    let team_id = body
-        .get("team_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| GatewayError::bad_request("team_id is required").with_param("team_id"))?;
-    let team = ctx.directory.get(Table::Teams, team_id).ok_or_else(|| {
-        GatewayError::bad_request(format!("Team not found, passed team_id={team_id}"))
-    })?;
-    let members: Vec<Value> = match body.get("member") {
-        Some(Value::Array(list)) => list.clone(),
-        Some(m @ Value::Object(_)) => vec![m.clone()],
-        _ => {
-            return Err(GatewayError::bad_request(
-                "member is required: {\"role\": \"user\", \"user_id\": ...}",
-            )
-            .with_param("member"))
-        }
-    };
-    let mut doc = team.doc.clone();
-    let mut roster: Vec<Value> = doc
-        .get("members_with_roles")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for m in members {
-        let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
-        if role != "user" && role != "admin" {
-            return Err(GatewayError::bad_request(format!(
-                "Invalid member role {role:?}: user or admin"
-            ))
-            .with_param("member"));
-        }
-        let user_id = match m.get("user_id").and_then(Value::as_str) {
-            Some(u) => u.to_string(),
-            None => match m.get("user_email").and_then(Value::as_str) {
-                Some(email) => email.to_string(),
-                None => {
-                    return Err(
-                        GatewayError::bad_request("member needs user_id or user_email")
-                            .with_param("member"),
-                    )
-                }
-            },
-        };
-        if ctx.directory.get(Table::Users, &user_id).is_none() {
-            let mut user = Map::new();
-            user.insert("user_id".into(), Value::from(user_id.clone()));
-            user.insert(
-                "user_email".into(),
-                m.get("user_email").cloned().unwrap_or(Value::Null),
-            );
-            create(ctx, Table::Users, user).await?;
-        }
-        roster.retain(|r| r.get("user_id").and_then(Value::as_str) != Some(user_id.as_str()));
-        roster.push(json!({"role": role, "user_id": user_id, "user_email": m.get("user_email").cloned().unwrap_or(Value::Null)}));
-    }
-    doc.insert("members_with_roles".into(), Value::Array(roster));
-    doc.insert("updated_at".into(), Value::from(time::rfc3339(ctx.now_ms)));
+/// Replaces an existing entity's document; `Ok(None)` when it is gone.
+pub async fn save(
+    ctx: &AdminContext<'_>,
+    table: Table,
+    current: &Entity,
+    doc: Document,
+    budget_reset_at: Option<i64>,
+) -> AdminResult<Option<Entity>> {
     if !ctx
         .store
-        .update(Table::Teams, team_id, &doc, team.budget_reset_at)
-        .await
-        .map_err(store_error)?
+        .update(table, &current.id, &doc, budget_reset_at)
+        .await?
     {
-        return Err(GatewayError::not_found(format!(
-            "team_id={team_id} not found"
-        )));
+        return Ok(None);
     }
-    let updated = Entity {
+    let entity = Entity {
+        id: current.id.clone(),
         doc,
-        updated_ms: ctx.now_ms.max(team.updated_ms + 1),
-        ..(*team).clone()
+        spend: current.spend,
+        budget_reset_at,
+        updated_ms: ctx.now_ms.max(current.updated_ms),
+        deleted: false,
     };
-    let answer = with_spend(ctx, Table::Teams, &updated);
-    ctx.directory.apply(Table::Teams, updated);
-    Ok(json!({"team_id": team_id, "updated_team": answer, "updated_users": []}))
+    ctx.directory.apply(table, entity.clone());
+    Ok(Some(entity))
+}
+
+/// Deletes an entity; `Ok(false)` when there was none.
+pub async fn remove(ctx: &AdminContext<'_>, table: Table, id: &str) -> AdminResult<bool> {
+    let deleted = ctx.store.delete(table, id).await?;
+    ctx.directory.remove(table, id);
+    ctx.accounts.forget(table, id);
+    Ok(deleted)
+}
+
+/// Every live entity matching `filter`, and the total before the page.
+pub async fn list(
+    ctx: &AdminContext<'_>,
+    table: Table,
+    filter: &ListFilter,
+) -> AdminResult<(Vec<Entity>, u64)> {
+    Ok(ctx.store.list(table, filter).await?)
+}
+
+/// All live entities of a table (for scans such as alias uniqueness).
+pub async fn all(ctx: &AdminContext<'_>, table: Table) -> AdminResult<Vec<Entity>> {
+    Ok(list(ctx, table, &ListFilter::default()).await?.0)
+}
+
+pub fn live_spend(ctx: &AdminContext<'_>, table: Table, entity: &Entity) -> f64 {
+    ctx.accounts
+        .spend(table, &entity.id)
+        .unwrap_or(entity.spend)
+}
+
+/// The row as LiteLLM answers it: the document, its id field, `spend` and `budget_reset_at`.
+pub fn render(ctx: &AdminContext<'_>, table: Table, entity: &Entity) -> Map<String, Value> {
+    let mut row = entity.doc.clone();
+    row.insert(id_field(table).into(), Value::String(entity.id.clone()));
+    row.insert("spend".into(), Value::from(live_spend(ctx, table, entity)));
+    row.insert(
+        "budget_reset_at".into(),
+        entity
+            .budget_reset_at
+            .map(rfc3339)
+            .map_or(Value::Null, Value::String),
+    );
+    row
+}
+
+/// Unix milliseconds as RFC 3339 UTC with microseconds, as pydantic writes datetimes.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+/// RFC 3339 text to unix milliseconds.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// `budget_duration` checked as LiteLLM's `validate_budget_duration` does.
+pub fn check_budget_duration(doc: &Document, field: &str) -> AdminResult<Option<String>> {
+    match doc.get(field).and_then(Value::as_str) {
+        None => Ok(None),
+        Some(d) if crate::spend::period::parse_ms(d).is_some() => Ok(Some(d.to_string())),
+        Some(d) => Err(AdminError::detail_error(
+            400,
+            format!(
+                "Invalid budget_duration '{d}'. Use a format like '1h', '24h', '7d', or '30d'."
+            ),
+        )),
+    }
+}
+
+/// When a budget with the document's `budget_duration` (already checked) resets.
+pub fn reset_at(doc: &Document, field: &str, now_ms: i64) -> Option<i64> {
+    doc.get(field)
+        .and_then(Value::as_str)
+        .and_then(|d| crate::spend::period::next_reset_ms(d, now_ms))
+}
+
+/// `max_budget`-like fields must be finite and not negative.
+pub fn check_budget_value(doc: &Document, field: &str) -> AdminResult<()> {
+    if let Some(v) = doc.get(field).and_then(Value::as_f64) {
+        if !v.is_finite() || v < 0.0 {
+            return Err(AdminError::detail_error(
+                400,
+                format!(
+                    "{field} must be a non-negative finite number. Received: {}",
+                    super::error::python_float(v)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Copies into `doc` every field of `defaults` it lacks.
+pub fn fill_defaults(doc: &mut Document, defaults: &[(&str, Value)]) {
+    for (name, value) in defaults {
+        doc.entry(name.to_string()).or_insert_with(|| value.clone());
+    }
+}
+
+/// A fresh random id (teams, organizations and budgets without one given), as LiteLLM's uuid4.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }

@@ -1,17 +1,39 @@
-//! LiteLLM's admin API (`/key/*`, `/user/*`, `/team/*`, `/organization/*`, `/customer/*`,
-//! `/spend/*`): its routes, request fields and answers, so its admin scripts work unchanged.
-//! Writes go to the store first, then to this node's in-memory directory; reads come from the
-//! directory (and the live accounts for spend).
+//! The admin API: LiteLLM's management routes for keys, users, teams, organizations, end users
+//! (customers), budgets and spend, with LiteLLM's request fields, response shapes, statuses and
+//! messages, so LiteLLM's admin scripts work unchanged. Writes go to the store and at once to
+//! the in-memory directory; reads come from the directory (falling back to the store) and from
+//! the live spend accounts.
+//!
+//! Entry points: [`is_admin_route`] and [`handle`]; the proxy authenticates the caller first
+//! (a bad key is its 401) and passes an [`AdminContext`].
 
+mod body;
+mod budgets;
+mod customers;
 mod entities;
+pub mod error;
+mod key_fields;
+mod key_reads;
 mod keys;
+mod organizations;
+mod roles;
 mod spend;
+mod spend_report;
+mod team_members;
+mod teams;
+mod users;
+
+#[cfg(test)]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
 use crate::auth::directory::Directory;
-use crate::error::GatewayError;
 use crate::spend::accounts::Accounts;
-use crate::store::{Entity, Store, StoreError, Table};
-use serde_json::{Map, Value};
+use crate::store::{Entity, Store};
+use error::{AdminError, AdminResult};
+use roles::Caller;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub struct AdminRequest<'a> {
@@ -21,15 +43,16 @@ pub struct AdminRequest<'a> {
     pub body: &'a [u8],
 }
 
+#[derive(Debug, Clone, PartialEq)]
 pub struct AdminAnswer {
     pub status: u16,
     pub body: Value,
 }
 
 pub enum AdminCaller {
-    /// The master key (or an open gateway).
     Master,
     Key {
+        /// SHA-256 hex of the presented key.
         token: String,
         entity: Arc<Entity>,
     },
@@ -43,192 +66,376 @@ pub struct AdminContext<'a> {
     pub now_ms: i64,
 }
 
-/// What a caller may do on the admin routes (LiteLLM's `LitellmUserRoles`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    ProxyAdmin,
-    ProxyAdminViewer,
-    /// Any other key: its own `/key/info` only.
-    Member,
+/// One admin route, with the methods LiteLLM serves it on.
+struct Route {
+    path: &'static str,
+    methods: &'static [&'static str],
 }
 
-const PREFIXES: &[&str] = &[
-    "/key/",
-    "/user/",
-    "/team/",
-    "/organization/",
-    "/customer/",
-    "/end_user/",
-    "/spend/",
-    "/global/spend",
+const GET: &[&str] = &["GET"];
+const POST: &[&str] = &["POST"];
+
+const ROUTES: &[Route] = &[
+    Route {
+        path: "/key/generate",
+        methods: POST,
+    },
+    Route {
+        path: "/key/info",
+        methods: GET,
+    },
+    Route {
+        path: "/key/update",
+        methods: POST,
+    },
+    Route {
+        path: "/key/delete",
+        methods: POST,
+    },
+    Route {
+        path: "/key/list",
+        methods: GET,
+    },
+    Route {
+        path: "/key/regenerate",
+        methods: POST,
+    },
+    Route {
+        path: "/key/block",
+        methods: POST,
+    },
+    Route {
+        path: "/key/unblock",
+        methods: POST,
+    },
+    Route {
+        path: "/key/health",
+        methods: POST,
+    },
+    Route {
+        path: "/user/new",
+        methods: POST,
+    },
+    Route {
+        path: "/user/info",
+        methods: GET,
+    },
+    Route {
+        path: "/user/update",
+        methods: POST,
+    },
+    Route {
+        path: "/user/delete",
+        methods: POST,
+    },
+    Route {
+        path: "/user/list",
+        methods: GET,
+    },
+    Route {
+        path: "/team/new",
+        methods: POST,
+    },
+    Route {
+        path: "/team/info",
+        methods: GET,
+    },
+    Route {
+        path: "/team/update",
+        methods: POST,
+    },
+    Route {
+        path: "/team/delete",
+        methods: POST,
+    },
+    Route {
+        path: "/team/list",
+        methods: GET,
+    },
+    Route {
+        path: "/team/member_add",
+        methods: POST,
+    },
+    Route {
+        path: "/team/member_delete",
+        methods: POST,
+    },
+    Route {
+        path: "/team/member_update",
+        methods: POST,
+    },
+    Route {
+        path: "/team/block",
+        methods: POST,
+    },
+    Route {
+        path: "/team/unblock",
+        methods: POST,
+    },
+    Route {
+        path: "/organization/new",
+        methods: POST,
+    },
+    Route {
+        path: "/organization/info",
+        methods: &["GET", "POST"],
+    },
+    Route {
+        path: "/organization/update",
+        methods: &["PATCH"],
+    },
+    Route {
+        path: "/organization/delete",
+        methods: &["DELETE"],
+    },
+    Route {
+        path: "/organization/list",
+        methods: GET,
+    },
+    Route {
+        path: "/organization/member_add",
+        methods: POST,
+    },
+    Route {
+        path: "/customer/new",
+        methods: POST,
+    },
+    Route {
+        path: "/customer/info",
+        methods: GET,
+    },
+    Route {
+        path: "/customer/update",
+        methods: POST,
+    },
+    Route {
+        path: "/customer/delete",
+        methods: POST,
+    },
+    Route {
+        path: "/customer/list",
+        methods: GET,
+    },
+    Route {
+        path: "/customer/block",
+        methods: POST,
+    },
+    Route {
+        path: "/customer/unblock",
+        methods: POST,
+    },
+    Route {
+        path: "/budget/new",
+        methods: POST,
+    },
+    Route {
+        path: "/budget/info",
+        methods: POST,
+    },
+    Route {
+        path: "/budget/update",
+        methods: POST,
+    },
+    Route {
+        path: "/budget/delete",
+        methods: POST,
+    },
+    Route {
+        path: "/budget/list",
+        methods: GET,
+    },
+    Route {
+        path: "/spend/logs",
+        methods: GET,
+    },
+    Route {
+        path: "/spend/keys",
+        methods: GET,
+    },
+    Route {
+        path: "/spend/users",
+        methods: GET,
+    },
+    Route {
+        path: "/global/spend",
+        methods: GET,
+    },
+    Route {
+        path: "/global/spend/logs",
+        methods: GET,
+    },
+    Route {
+        path: "/global/spend/report",
+        methods: GET,
+    },
+    Route {
+        path: "/global/spend/reset",
+        methods: POST,
+    },
 ];
 
-pub fn is_admin_route(path: &str) -> bool {
-    PREFIXES.iter().any(|p| path.starts_with(p))
+/// A request path resolved to its route, and the key named in `/key/{key}/regenerate`.
+struct Resolved {
+    route: &'static Route,
+    path_key: Option<String>,
 }
 
-type AdminResult = Result<Value, GatewayError>;
+fn resolve(path: &str) -> Option<Resolved> {
+    let path = path.split('?').next().unwrap_or(path);
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    // `/end_user/*` is LiteLLM's other name for `/customer/*`.
+    let aliased;
+    let path = match path.strip_prefix("/end_user/") {
+        Some(rest) => {
+            aliased = format!("/customer/{rest}");
+            aliased.as_str()
+        }
+        None => path,
+    };
+    if let Some(route) = ROUTES.iter().find(|r| r.path == path) {
+        return Some(Resolved {
+            route,
+            path_key: None,
+        });
+    }
+    let key = path.strip_prefix("/key/")?.strip_suffix("/regenerate")?;
+    if key.is_empty() || key.contains('/') {
+        return None;
+    }
+    let route = ROUTES.iter().find(|r| r.path == "/key/regenerate")?;
+    Some(Resolved {
+        route,
+        path_key: Some(key.to_string()),
+    })
+}
+
+pub fn is_admin_route(path: &str) -> bool {
+    resolve(path).is_some()
+}
 
 pub async fn handle(ctx: &AdminContext<'_>, req: AdminRequest<'_>) -> AdminAnswer {
-    match route(ctx, &req).await {
-        Ok(body) => AdminAnswer { status: 200, body },
-        Err(e) => AdminAnswer {
-            status: e.status,
-            body: serde_json::from_slice(&e.to_json()).unwrap_or(Value::Null),
-        },
-    }
-}
-
-async fn route(ctx: &AdminContext<'_>, req: &AdminRequest<'_>) -> AdminResult {
-    let role = role(ctx);
-    let path = req.path.trim_end_matches('/');
-    let path = path
-        .strip_prefix("/end_user")
-        .map_or(path.to_string(), |rest| format!("/customer{rest}"));
-    let read_only = matches!(
-        path.as_str(),
-        "/key/info"
-            | "/key/list"
-            | "/user/info"
-            | "/user/list"
-            | "/team/info"
-            | "/team/list"
-            | "/organization/info"
-            | "/organization/list"
-            | "/customer/info"
-            | "/customer/list"
-            | "/spend/logs"
-            | "/global/spend/logs"
-            | "/global/spend/report"
-            | "/global/spend"
-            | "/spend/keys"
-            | "/spend/users"
-    );
-    match role {
-        Role::ProxyAdmin => {}
-        Role::ProxyAdminViewer if read_only => {}
-        Role::Member if path == "/key/info" => {}
-        _ => return Err(forbidden(&path)),
-    }
-    let q = Query(req.query.unwrap_or_default());
-    let body = || parse_body(req.body);
-    match path.as_str() {
-        "/key/generate" => keys::generate(ctx, body()?).await,
-        "/key/info" => keys::info(ctx, &q, role),
-        "/key/update" => keys::update(ctx, body()?).await,
-        "/key/delete" => keys::delete(ctx, body()?).await,
-        "/key/block" => keys::set_blocked(ctx, body()?, true).await,
-        "/key/unblock" => keys::set_blocked(ctx, body()?, false).await,
-        "/key/list" => keys::list(ctx, &q),
-        "/user/new" => entities::new_user(ctx, body()?).await,
-        "/team/new" => entities::new_entity(ctx, Table::Teams, body()?).await,
-        "/organization/new" => entities::new_entity(ctx, Table::Organizations, body()?).await,
-        "/customer/new" => entities::new_entity(ctx, Table::Customers, body()?).await,
-        "/user/info" => entities::info(ctx, Table::Users, q.get("user_id")),
-        "/team/info" => entities::info(ctx, Table::Teams, q.get("team_id")),
-        "/organization/info" => entities::info(ctx, Table::Organizations, q.get("organization_id")),
-        "/customer/info" => entities::info(ctx, Table::Customers, q.get("end_user_id")),
-        "/spend/logs" => spend::logs(ctx, &q).await,
-        "/global/spend/report" => spend::report(ctx, &q).await,
-        "/team/member_add" => entities::member_add(ctx, body()?).await,
-        _ => Err(GatewayError::not_found(format!(
-            "Route {} not found",
-            req.path
-        ))),
-    }
-}
-
-fn role(ctx: &AdminContext<'_>) -> Role {
-    let AdminCaller::Key { entity, .. } = ctx.caller else {
-        return Role::ProxyAdmin;
+    let Some(resolved) = resolve(req.path) else {
+        return AdminAnswer {
+            status: 404,
+            body: json!({"detail": "Not Found"}),
+        };
     };
-    let user_role = entity
-        .str_field("user_id")
-        .and_then(|u| ctx.directory.get(Table::Users, u))
-        .and_then(|u| u.str_field("user_role").map(str::to_string));
-    match user_role.as_deref() {
-        Some("proxy_admin") => Role::ProxyAdmin,
-        Some("proxy_admin_viewer") => Role::ProxyAdminViewer,
-        _ => Role::Member,
+    let method = req.method.to_ascii_uppercase();
+    if !resolved.route.methods.contains(&method.as_str()) {
+        return AdminAnswer {
+            status: 405,
+            body: json!({"detail": "Method Not Allowed"}),
+        };
+    }
+    let caller = Caller::resolve(ctx);
+    if let Err(e) = roles::gate(&caller, &method, resolved.route.path) {
+        return e.into_answer();
+    }
+    let call = Call {
+        ctx,
+        caller: &caller,
+        method: &method,
+        query: body::Query::new(req.query),
+        body: req.body,
+        path_key: resolved.path_key,
+    };
+    match dispatch(&call, resolved.route.path).await {
+        Ok(body) => AdminAnswer { status: 200, body },
+        Err(e) => e.into_answer(),
     }
 }
 
-fn forbidden(path: &str) -> GatewayError {
-    GatewayError::new(
-        403,
-        "auth_error",
-        format!("Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route={path}. Your role=internal_user"),
-    )
+/// One admin call as the handlers see it.
+pub(crate) struct Call<'a> {
+    pub ctx: &'a AdminContext<'a>,
+    pub caller: &'a Caller,
+    pub method: &'a str,
+    pub query: body::Query,
+    pub body: &'a [u8],
+    pub path_key: Option<String>,
 }
 
-fn parse_body(raw: &[u8]) -> Result<Map<String, Value>, GatewayError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(raw) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(GatewayError::bad_request(
-            "Request body must be a JSON object",
-        )),
-        Err(e) => Err(GatewayError::bad_request(format!("Invalid JSON body: {e}"))),
-    }
-}
-
-fn store_error(e: StoreError) -> GatewayError {
-    match e {
-        StoreError::Unavailable(m) => GatewayError::new(
-            503,
-            "service_unavailable",
-            format!("Database not reachable: {m}"),
-        ),
-        StoreError::Conflict(m) => GatewayError::bad_request(m),
+impl Call<'_> {
+    /// Who changed something, as LiteLLM records it (`created_by`, `updated_by`).
+    pub fn changed_by(&self) -> String {
+        self.caller
+            .user_id
+            .clone()
+            .unwrap_or_else(|| "default_user_id".to_string())
     }
 }
 
-/// A URL query, read by name (values percent-decoded).
-struct Query<'a>(&'a str);
-
-impl Query<'_> {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name).then(|| percent_decode(v))
-        })
+async fn dispatch(call: &Call<'_>, route: &str) -> AdminResult<Value> {
+    match route {
+        "/key/generate" => keys::generate(call).await,
+        "/key/info" => key_reads::info(call).await,
+        "/key/update" => keys::update(call).await,
+        "/key/delete" => keys::delete(call).await,
+        "/key/list" => key_reads::list(call).await,
+        "/key/regenerate" => keys::regenerate(call).await,
+        "/key/block" => keys::set_blocked(call, true).await,
+        "/key/unblock" => keys::set_blocked(call, false).await,
+        "/key/health" => key_reads::health(call).await,
+        "/user/new" => users::new(call).await,
+        "/user/info" => users::info(call).await,
+        "/user/update" => users::update(call).await,
+        "/user/delete" => users::delete(call).await,
+        "/user/list" => users::list(call).await,
+        "/team/new" => teams::new(call).await,
+        "/team/info" => teams::info(call).await,
+        "/team/update" => teams::update(call).await,
+        "/team/delete" => teams::delete(call).await,
+        "/team/list" => teams::list(call).await,
+        "/team/block" => teams::set_blocked(call, true).await,
+        "/team/unblock" => teams::set_blocked(call, false).await,
+        "/team/member_add" => team_members::add(call).await,
+        "/team/member_delete" => team_members::delete(call).await,
+        "/team/member_update" => team_members::update(call).await,
+        "/organization/new" => organizations::new(call).await,
+        "/organization/info" => organizations::info(call).await,
+        "/organization/update" => organizations::update(call).await,
+        "/organization/delete" => organizations::delete(call).await,
+        "/organization/list" => organizations::list(call).await,
+        "/organization/member_add" => organizations::member_add(call).await,
+        "/customer/new" => customers::new(call).await,
+        "/customer/info" => customers::info(call).await,
+        "/customer/update" => customers::update(call).await,
+        "/customer/delete" => customers::delete(call).await,
+        "/customer/list" => customers::list(call).await,
+        "/customer/block" => customers::set_blocked(call, true).await,
+        "/customer/unblock" => customers::set_blocked(call, false).await,
+        "/budget/new" => budgets::new(call).await,
+        "/budget/info" => budgets::info(call).await,
+        "/budget/update" => budgets::update(call).await,
+        "/budget/delete" => budgets::delete(call).await,
+        "/budget/list" => budgets::list(call).await,
+        "/spend/logs" => spend::logs(call).await,
+        "/spend/keys" => spend::keys(call).await,
+        "/spend/users" => spend::users(call).await,
+        "/global/spend" => spend::global(call).await,
+        "/global/spend/logs" => spend::global_logs(call).await,
+        "/global/spend/report" => spend_report::report(call).await,
+        "/global/spend/reset" => spend::reset(call).await,
+        _ => Err(AdminError::proxy(404, "Not Found", "not_found_error", None)),
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |at: usize| bytes.get(at).and_then(|c| (*c as char).to_digit(16));
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (hex(i + 1), hex(i + 2)) {
-                (Some(hi), Some(lo)) => {
-                    out.push((hi * 16 + lo) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+#[cfg(test)]
+mod route_tests {
+    use super::*;
 
-/// The entity's answer form: its document with `spend` (live) and `budget_reset_at`.
-fn with_spend(ctx: &AdminContext<'_>, table: Table, e: &Entity) -> Map<String, Value> {
-    let mut doc = e.doc.clone();
-    let spend = ctx.accounts.spend(table, &e.id).unwrap_or(e.spend);
-    doc.insert("spend".into(), Value::from(spend));
-    doc.insert(
-        "budget_reset_at".into(),
-        e.budget_reset_at.map_or(Value::Null, |ms| {
-            Value::from(crate::spend::time::rfc3339(ms))
-        }),
-    );
-    doc
+    #[test]
+    fn routes_resolve() {
+        assert!(is_admin_route("/key/generate"));
+        assert!(is_admin_route("/key/generate/"));
+        assert!(is_admin_route("/end_user/info"));
+        assert!(is_admin_route("/key/sk-abc/regenerate"));
+        assert!(!is_admin_route("/key/a/b/regenerate"));
+        assert!(!is_admin_route("/v1/chat/completions"));
+        assert!(!is_admin_route("/key"));
+    }
 }

@@ -1,138 +1,196 @@
-//! `/spend/logs`: the spend rows, in LiteLLM's `LiteLLM_SpendLogs` shape.
+//! Spend reads: `/spend/logs` (rows in `LiteLLM_SpendLogs` shape, or a per-day summary when a
+//! date range is given), `/spend/keys`, `/spend/users`, `/global/spend`, `/global/spend/logs`,
+//! and `/global/spend/reset` (master key only: every entity's spend to 0, rows kept).
 
-use super::{store_error, AdminContext, AdminResult, Query};
-use crate::auth::hash_key;
-use crate::error::GatewayError;
-use crate::store::{DailySpend, SpendQuery, Table};
-use serde_json::{json, Value};
+use super::entities::{self, render};
+use super::error::{AdminError, AdminResult};
+use super::key_fields::to_token;
+use super::Call;
+use crate::store::{SpendQuery, Table};
+use chrono::{Duration, NaiveDate};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-pub async fn logs(ctx: &AdminContext<'_>, q: &Query<'_>) -> AdminResult {
-    let api_key = q.get("api_key").map(|k| {
-        if k.starts_with("sk-") {
-            hash_key(&k)
-        } else {
-            k
+/// At most this many rows per `/spend/logs` answer (LiteLLM caps it too; `/spend/logs/v2`
+/// pages).
+const SPEND_LOGS_CAP: u64 = 10_000;
+
+/// A `YYYY-MM-DD` query parameter.
+pub fn parse_day(value: Option<&str>, name: &str) -> AdminResult<Option<NaiveDate>> {
+    match value {
+        None => Ok(None),
+        Some(v) => NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| {
+                AdminError::detail_error(
+                    400,
+                    format!("Invalid {name}: '{v}'. Use the format YYYY-MM-DD."),
+                )
+            }),
+    }
+}
+
+pub fn today(now_ms: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp_millis(now_ms)
+        .map(|t| t.date_naive())
+        .unwrap_or_default()
+}
+
+pub async fn logs(call: &Call<'_>) -> AdminResult<Value> {
+    let q = &call.query;
+    let start = parse_day(q.get("start_date"), "start_date")?;
+    let end = parse_day(q.get("end_date"), "end_date")?;
+    let summarize = q.bool("summarize", true)?;
+    let mut query = SpendQuery {
+        api_key: q.get("api_key").map(to_token),
+        user_id: q.get("user_id").map(str::to_string),
+        request_id: q.get("request_id").map(str::to_string),
+        limit: Some(SPEND_LOGS_CAP),
+        ..SpendQuery::default()
+    };
+    if let (Some(s), Some(e)) = (start, end) {
+        query.start_date = Some(s.format("%Y-%m-%d").to_string());
+        query.end_date = Some(e.format("%Y-%m-%d").to_string());
+        if summarize {
+            query.limit = None;
+            let rows = call.ctx.store.spend_logs(&query).await?;
+            return Ok(daily_summary(&rows, e));
         }
-    });
-    let query = SpendQuery {
-        api_key,
-        user_id: q.get("user_id"),
-        team_id: q.get("team_id"),
-        request_id: q.get("request_id"),
-        start_date: q.get("start_date"),
-        end_date: q.get("end_date"),
-        limit: None,
-    };
-    let rows = ctx.store.spend_logs(&query).await.map_err(store_error)?;
-    serde_json::to_value(rows).map_err(|e| GatewayError::internal(e.to_string()))
+    }
+    let rows = call.ctx.store.spend_logs(&query).await?;
+    Ok(serde_json::to_value(rows).unwrap_or_else(|_| json!([])))
 }
 
-/// `/global/spend/report?start_date=&end_date=&group_by=team|customer|api_key`, in LiteLLM's
-/// shapes: per day and team (or customer), each with its per-model, per-key breakdown; or per
-/// key with its per-model totals.
-pub async fn report(ctx: &AdminContext<'_>, q: &Query<'_>) -> AdminResult {
-    let day = |name: &str| {
-        q.get(name)
-            .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
-            .ok_or_else(|| {
-                GatewayError::bad_request(format!("{name} is required, as YYYY-MM-DD"))
-                    .with_param(name)
+/// One day of `/spend/logs`'s summary.
+#[derive(Default)]
+struct DaySummary {
+    spend: f64,
+    by_key: Map<String, Value>,
+    users: Map<String, Value>,
+    models: Map<String, Value>,
+}
+
+/// LiteLLM's per-day summary: each day's spend, by key (top level), by user and by model,
+/// padded with empty days up to `end`.
+fn daily_summary(rows: &[crate::store::SpendRow], end: NaiveDate) -> Value {
+    let mut days: BTreeMap<String, DaySummary> = BTreeMap::new();
+    fn add(map: &mut Map<String, Value>, name: &str, spend: f64) {
+        let v = map.get(name).and_then(Value::as_f64).unwrap_or(0.0) + spend;
+        map.insert(name.to_string(), Value::from(v));
+    }
+    for row in rows {
+        let day = row.start_time.get(..10).unwrap_or_default().to_string();
+        let entry = days.entry(day).or_default();
+        entry.spend += row.spend;
+        add(&mut entry.by_key, &row.api_key, row.spend);
+        add(&mut entry.users, &row.user, row.spend);
+        add(&mut entry.models, &row.model, row.spend);
+    }
+    let mut out = Vec::new();
+    let mut last: Option<NaiveDate> = None;
+    for (day, summary) in days {
+        let mut item = summary.by_key;
+        item.insert("startTime".into(), Value::String(day.clone()));
+        item.insert("spend".into(), Value::from(summary.spend));
+        item.insert("users".into(), Value::Object(summary.users));
+        item.insert("models".into(), Value::Object(summary.models));
+        out.push(Value::Object(item));
+        last = NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok().or(last);
+    }
+    if let Some(mut day) = last {
+        while day < end {
+            day += Duration::days(1);
+            out.push(json!({"startTime": day.format("%Y-%m-%d").to_string(), "spend": 0, "users": {}, "models": {}}));
+        }
+    }
+    Value::Array(out)
+}
+
+pub async fn keys(call: &Call<'_>) -> AdminResult<Value> {
+    let ctx = call.ctx;
+    let keys = entities::all(ctx, Table::Keys).await?;
+    Ok(Value::Array(
+        keys.iter()
+            .map(|k| Value::Object(render(ctx, Table::Keys, k)))
+            .collect(),
+    ))
+}
+
+pub async fn users(call: &Call<'_>) -> AdminResult<Value> {
+    let ctx = call.ctx;
+    let users = match call.query.get("user_id") {
+        Some(u) => entities::load(ctx, Table::Users, u)
+            .await?
+            .map(|u| (*u).clone())
+            .into_iter()
+            .collect(),
+        None => entities::all(ctx, Table::Users).await?,
+    };
+    Ok(Value::Array(
+        users
+            .iter()
+            .map(|u| {
+                let mut row = render(ctx, Table::Users, u);
+                row.remove("password");
+                Value::Object(row)
             })
-    };
-    let (start, end) = (day("start_date")?, day("end_date")?);
-    let group_by = q.get("group_by").unwrap_or_else(|| "team".to_string());
-    let rows = ctx
+            .collect(),
+    ))
+}
+
+/// The last 30 days of daily spend (LiteLLM's `MonthlyGlobalSpend` view).
+async fn last_30_days(call: &Call<'_>) -> AdminResult<Vec<crate::store::DailySpend>> {
+    let end = today(call.ctx.now_ms);
+    let start = end - Duration::days(30);
+    Ok(call
+        .ctx
         .store
-        .daily_spend(&start, &end)
-        .await
-        .map_err(store_error)?;
-    match group_by.as_str() {
-        "team" | "customer" => Ok(by_day(ctx, &rows, group_by == "team")),
-        "api_key" => Ok(by_key(&rows)),
-        other => Err(GatewayError::bad_request(format!(
-            "group_by must be team, customer or api_key, not {other:?}"
-        ))
-        .with_param("group_by")),
-    }
+        .daily_spend(
+            &start.format("%Y-%m-%d").to_string(),
+            &end.format("%Y-%m-%d").to_string(),
+        )
+        .await?)
 }
 
-fn by_day(ctx: &AdminContext<'_>, rows: &[DailySpend], teams: bool) -> Value {
-    let mut days: BTreeMap<&str, BTreeMap<String, Vec<&DailySpend>>> = BTreeMap::new();
-    for r in rows {
-        let owner = if teams {
-            ctx.directory
-                .get(Table::Teams, &r.team_id)
-                .and_then(|t| t.str_field("team_alias").map(str::to_string))
-                .unwrap_or_else(|| {
-                    if r.team_id.is_empty() {
-                        "Unassigned Team".to_string()
-                    } else {
-                        r.team_id.clone()
-                    }
-                })
-        } else {
-            r.end_user.clone()
-        };
-        days.entry(&r.date)
-            .or_default()
-            .entry(owner)
-            .or_default()
-            .push(r);
-    }
-    let (list_name, owner_name) = if teams {
-        ("teams", "team_name")
-    } else {
-        ("customers", "customer")
-    };
-    let out: Vec<Value> = days
-        .into_iter()
-        .map(|(day, owners)| {
-            let entries: Vec<Value> = owners
-                .into_iter()
-                .map(|(owner, rows)| {
-                    let metadata: Vec<Value> = rows
-                        .iter()
-                        .map(|r| json!({"model": r.model, "api_key": r.api_key, "spend": r.spend, "total_tokens": r.total_tokens}))
-                        .collect();
-                    let total: f64 = rows.iter().map(|r| r.spend).sum();
-                    json!({owner_name: owner, "total_spend": total, "metadata": metadata})
-                })
-                .collect();
-            json!({"group_by_day": format!("{day}T00:00:00+00:00"), list_name: entries})
-        })
-        .collect();
-    Value::Array(out)
+pub async fn global(call: &Call<'_>) -> AdminResult<Value> {
+    let total: f64 = last_30_days(call).await?.iter().map(|d| d.spend).sum();
+    Ok(json!({"spend": total, "max_budget": 0.0}))
 }
 
-fn by_key(rows: &[DailySpend]) -> Value {
-    let mut keys: BTreeMap<&str, BTreeMap<&str, (f64, u64, u64)>> = BTreeMap::new();
-    for r in rows {
-        let m = keys
-            .entry(&r.api_key)
-            .or_default()
-            .entry(&r.model)
-            .or_default();
-        m.0 += r.spend;
-        m.1 += r.prompt_tokens;
-        m.2 += r.completion_tokens;
+pub async fn global_logs(call: &Call<'_>) -> AdminResult<Value> {
+    let api_key = call.query.get("api_key").map(to_token);
+    let mut by_day: BTreeMap<String, f64> = BTreeMap::new();
+    for d in last_30_days(call).await? {
+        if api_key.as_deref().is_some_and(|k| d.api_key != k) {
+            continue;
+        }
+        *by_day.entry(d.date.clone()).or_default() += d.spend;
     }
-    let mut out: Vec<Value> = keys
-        .into_iter()
-        .map(|(key, models)| {
-            let (cost, input, output) = models.values().fold((0.0, 0, 0), |a, m| (a.0 + m.0, a.1 + m.1, a.2 + m.2));
-            let details: Vec<Value> = models
-                .iter()
-                .map(|(model, m)| json!({"model": model, "total_cost": m.0, "total_input_tokens": m.1, "total_output_tokens": m.2}))
-                .collect();
-            json!({"api_key": key, "total_cost": cost, "total_input_tokens": input, "total_output_tokens": output, "model_details": details})
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b["total_cost"]
-            .as_f64()
-            .partial_cmp(&a["total_cost"].as_f64())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    Value::Array(out)
+    Ok(Value::Array(
+        by_day
+            .into_iter()
+            .map(|(date, spend)| {
+                let mut row = json!({"date": format!("{date}T00:00:00+00:00"), "spend": spend});
+                if let (Some(k), Some(obj)) = (&api_key, row.as_object_mut()) {
+                    obj.insert("api_key".into(), Value::String(k.clone()));
+                }
+                row
+            })
+            .collect(),
+    ))
+}
+
+pub async fn reset(call: &Call<'_>) -> AdminResult<Value> {
+    call.ctx.store.reset_all_spend().await?;
+    call.ctx.accounts.reset_all();
+    // Entities no account tracks yet would otherwise still show their stored spend.
+    for table in Table::ALL {
+        for entity in call.ctx.directory.all(table) {
+            call.ctx.accounts.set_spend(table, &entity.id, 0.0);
+        }
+    }
+    Ok(json!({
+        "message": "Spend for all API Keys and Teams reset successfully",
+        "status": "success",
+    }))
 }

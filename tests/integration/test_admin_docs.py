@@ -25,12 +25,12 @@ def test_documented_admin_calls(mock, start_gateway):
     assert r.status_code == 200, r.text
     team = r.json()
     assert team["team_alias"] == "my-new-team_2" and team["team_id"]
-    assert team["members_with_roles"] == [{"role": "admin", "user_id": "user-1234"}]
+    assert [(m["role"], m["user_id"]) for m in team["members_with_roles"]] == [("admin", "user-1234")]
 
     r = admin(gw, "/team/member_add", {"team_id": team["team_id"], "member": {"role": "user", "user_id": "krrish247652@berri.ai"}})
     assert r.status_code == 200, r.text
-    roles = r.json()["updated_team"]["members_with_roles"]
-    assert {"role": "user", "user_id": "krrish247652@berri.ai", "user_email": None} in roles
+    roles = r.json()["members_with_roles"]  # LiteLLM answers the team row itself
+    assert ("user", "krrish247652@berri.ai") in [(m["role"], m["user_id"]) for m in roles]
 
     assert chat(gw, key, "hi [mock:usage=7,3]", model="gpt-4").status_code == 200
     r = admin(gw, f"/key/info?key={key}", method="GET")
