@@ -231,7 +231,7 @@ mod tests {
             user_id: Some("u".into()),
             team_id: None,
         };
-        assert_eq!(gate(&other, "POST", "/team/new").unwrap_err().status, 401);
+        assert_eq!(gate(&other, "POST", "/team/new").unwrap_err().status, 403);
         assert!(gate(&other, "GET", "/key/info").is_ok());
         let viewer = Caller {
             role: Role::Viewer,

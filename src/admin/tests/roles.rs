@@ -10,7 +10,7 @@ async fn plain_key_reaches_only_its_own() {
     let a = h
         .call(&alice, "POST", "/team/new", json!({"team_alias": "x"}))
         .await;
-    assert_eq!(a.status, 401, "{}", a.body);
+    assert_eq!(a.status, 403, "{}", a.body);
     assert!(a.body["error"]["message"]
         .as_str()
         .unwrap()
@@ -22,7 +22,7 @@ async fn plain_key_reaches_only_its_own() {
     ] {
         assert_eq!(
             h.call(&alice, "GET", path, Value::Null).await.status,
-            401,
+            403,
             "{path}"
         );
     }
