@@ -1,3 +1,4 @@
+// Test code only: the module is declared under #[cfg(test)] in its parent.
 //! An in-memory `Store` for the admin tests, and a harness that builds an `AdminContext`
 //! around it.
 
