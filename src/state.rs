@@ -8,6 +8,7 @@ use crate::lifecycle::{access_log::AccessLog, Observers};
 use crate::router::{ModelTable, RoutingPolicy, StateRegistry};
 use crate::spend::accounts::Accounts;
 use crate::spend::recorder::{Accountant, SpendQueue};
+use crate::spend::shared::SharedBudgets;
 use crate::store::{SpendRow, Store};
 use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
@@ -140,7 +141,11 @@ impl Gateway {
             states,
             observers: Observers::new(vec![Box::new(AccessLog)]),
             directory,
-            accountant: Accountant { accounts, queue },
+            accountant: Accountant {
+                accounts,
+                queue,
+                shared: store.as_ref().and_then(SharedBudgets::for_store),
+            },
             store,
             in_flight: Arc::default(),
             spend_rows: Mutex::new(Some(rows)),

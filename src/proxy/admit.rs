@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 /// `max_tokens`.
 const UNKNOWN_MAX_OUTPUT_TOKENS: u64 = 4096;
 
-pub fn admit(
+pub async fn admit(
     gateway: &Gateway,
     snapshot: &Snapshot,
     ctx: &mut RequestCtx,
@@ -42,12 +42,14 @@ pub fn admit(
     } else {
         let amount = worst_case_cost(client, resolved, op, prompt_tokens);
         let status = snapshot.config.litellm.budget_exceeded_status_code;
-        Some(ledger::reserve(
-            &gateway.accountant.accounts,
-            owners,
-            amount,
-            status,
-        )?)
+        let held = ledger::reserve(&gateway.accountant.accounts, owners, amount, status)?;
+        // This node's memory admits it; other nodes' calls are seen only in a shared store.
+        if let Some(shared) = &gateway.accountant.shared {
+            shared
+                .hold(&ctx.call_id, held.owners(), amount, status)
+                .await?;
+        }
+        Some(held)
     };
     gateway.in_flight.fetch_add(1, Ordering::AcqRel);
     let spend = &mut ctx.spend;
@@ -67,7 +69,7 @@ pub fn admit(
             .accountant
             .accounts
             .get(crate::store::Table::Keys, &k.token)
-            .spent;
+            .spent();
     }
     spend.accounted = true;
     Ok(())

@@ -35,7 +35,7 @@ pub async fn handle(
     }
     let mut resolved = snapshot.models.resolve(&client.model)?;
     let prompt_tokens = client.raw().len() as u64 / 4;
-    admit::admit(gateway, snapshot, ctx, client, &resolved, op, prompt_tokens)?;
+    admit::admit(gateway, snapshot, ctx, client, &resolved, op, prompt_tokens).await?;
     ctx.admitted = true;
     ctx.emit(&gateway.observers, CallEvent::Admitted);
     let timeout = requested_timeout(session, client)?;

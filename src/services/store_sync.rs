@@ -6,6 +6,7 @@
 use crate::auth::directory::Directory;
 use crate::spend::accounts::Accounts;
 use crate::spend::period;
+use crate::store::columns::spend_targets;
 use crate::store::{now_ms, SpendRow, Store, StoreError, Table};
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
@@ -96,7 +97,13 @@ impl StoreSync {
             let n = pending.len().min(BATCH_ROWS);
             match self.store.write_spend(&pending[..n], self.keep_rows).await {
                 Ok(_) => {
-                    pending.drain(..n);
+                    // Every row of the batch is in the store now (new, or written by an
+                    // earlier attempt whose answer was lost).
+                    for row in pending.drain(..n) {
+                        for (table, id) in spend_targets(&row) {
+                            self.accounts.flushed(table, id, row.spend);
+                        }
+                    }
                 }
                 Err(e) => {
                     log::warn!(
@@ -149,9 +156,8 @@ impl StoreSync {
         let mut newest = last_seen;
         for (table, entity) in changes {
             newest = newest.max(entity.updated_ms);
-            if self.accounts.spend(table, &entity.id).is_none() {
-                self.accounts.set_spend(table, &entity.id, entity.spend);
-            }
+            // Other nodes' flushed spend is in the store's total.
+            self.accounts.set_stored(table, &entity.id, entity.spend);
             self.directory.apply(table, entity);
         }
         newest

@@ -128,6 +128,19 @@ impl Drop for Reservation {
     }
 }
 
+/// LiteLLM's refusal for an owner without room: what it has spent (and holds), its budget.
+pub fn exceeded(owner: &Owner, current: f64, status: u16) -> GatewayError {
+    let max = owner.max_budget.unwrap_or(0.0);
+    GatewayError::new(
+        status,
+        "budget_exceeded",
+        format!(
+            "Budget has been exceeded! {} Current cost: {current}, Max budget: {max}",
+            owner.label
+        ),
+    )
+}
+
 /// Reserves `amount` against every owner, or refuses with LiteLLM's `budget_exceeded` error
 /// (status `status`) naming the first budget that does not fit. Each account's check-and-add
 /// is atomic; a refusal gives back what was already reserved.
@@ -147,15 +160,7 @@ pub fn reserve(
             for done in &owners[..i] {
                 accounts.settle(done.table, &done.id, amount, 0.0);
             }
-            let max = o.max_budget.unwrap_or(0.0);
-            return Err(GatewayError::new(
-                status,
-                "budget_exceeded",
-                format!(
-                    "Budget has been exceeded! {} Current cost: {current}, Max budget: {max}",
-                    o.label
-                ),
-            ));
+            return Err(exceeded(o, current, status));
         }
     }
     Ok(Reservation {
@@ -195,7 +200,7 @@ mod tests {
         }
         let a = accounts.get(Table::Keys, "k");
         assert!(
-            (a.spent - 0.5).abs() < 1e-9 && a.reserved.abs() < 1e-9,
+            (a.spent() - 0.5).abs() < 1e-9 && a.reserved.abs() < 1e-9,
             "{a:?}"
         );
         // Dropped reservations give their hold back.

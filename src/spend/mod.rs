@@ -6,4 +6,5 @@ pub mod ledger;
 pub mod period;
 pub mod prices;
 pub mod recorder;
+pub mod shared;
 pub mod time;

@@ -82,6 +82,8 @@ impl SpendQueue {
 pub struct Accountant {
     pub accounts: Arc<Accounts>,
     pub queue: SpendQueue,
+    /// Holds in the store, when other nodes share it.
+    pub shared: Option<super::shared::SharedBudgets>,
 }
 
 impl Accountant {
@@ -104,6 +106,14 @@ impl Accountant {
             accounted: _,
             key_spend_before: _,
         } = call;
+        // The organization may come through the key's team: the row names the one the
+        // budgets were held against, so the store adds the spend where it was checked.
+        let organization_id = reservation.as_ref().and_then(|r| {
+            r.owners()
+                .iter()
+                .find(|o| o.table == crate::store::Table::Organizations)
+                .map(|o| o.id.clone())
+        });
         match reservation {
             Some(r) => r.settle(cost),
             None => {
@@ -139,7 +149,7 @@ impl Accountant {
             custom_llm_provider: d.map(|d| d.provider.name.to_string()).unwrap_or_default(),
             user: field("user_id"),
             team_id: field("team_id"),
-            organization_id: field("organization_id"),
+            organization_id: organization_id.unwrap_or_else(|| field("organization_id")),
             end_user: end_user.unwrap_or_default(),
             metadata: metadata.unwrap_or(Value::Object(Default::default())),
             cache_hit: "False".to_string(),

@@ -8,8 +8,13 @@
 pub const SQLITE_MIGRATIONS: &[(i64, &str)] =
     &[(1, include_str!("../../schema/sqlite/0001_init.sql"))];
 
-pub const POSTGRES_MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../../schema/postgres/0001_init.sql"))];
+pub const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../schema/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../schema/postgres/0002_budget_holds.sql"),
+    ),
+];
 
 /// The advisory lock key PostgreSQL nodes take while migrating (any fixed number; this is
 /// "tollgate" in ASCII).

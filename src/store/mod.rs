@@ -247,6 +247,40 @@ pub trait Store: Send + Sync {
 
     /// Sets every entity's spend to 0 (`/global/spend/reset`); spend rows stay.
     async fn reset_all_spend(&self) -> StoreResult<()>;
+
+    /// Whether other nodes may share this store, so budgets must be held through it rather
+    /// than in one node's memory (PostgreSQL; an embedded file is one node's).
+    fn shares_budgets(&self) -> bool {
+        false
+    }
+
+    /// Holds `hold.amount` against every owner's budget at once, or none: an owner whose
+    /// stored spend plus live holds plus this amount passes its `max_budget` refuses the whole
+    /// hold. A hold ends when `write_spend` writes the row of the same `request_id` (in the
+    /// same transaction that adds its spend), or at `expires_ms` (a node that died mid-call).
+    async fn hold_budgets(&self, _hold: &BudgetHold) -> StoreResult<HoldOutcome> {
+        Ok(HoldOutcome::Held)
+    }
+}
+
+/// A call's hold on the budgets it counts toward, for stores shared by several nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetHold {
+    pub request_id: String,
+    pub amount: f64,
+    pub expires_ms: i64,
+    /// (table, id, max_budget) of each capped owner.
+    pub owners: Vec<(Table, String, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HoldOutcome {
+    Held,
+    /// `owners[index]` has no room: its spend plus live holds were `committed`.
+    Refused {
+        index: usize,
+        committed: f64,
+    },
 }
 
 /// Unix milliseconds now.

@@ -4,13 +4,14 @@
 //! itself once the server is back.
 
 mod entities;
+mod holds;
 mod spend;
 #[cfg(test)]
 pub mod testing;
 
 use super::{
-    DailySpend, Document, Entity, ListFilter, SpendQuery, SpendRow, Store, StoreError, StoreResult,
-    Table,
+    BudgetHold, DailySpend, Document, Entity, HoldOutcome, ListFilter, SpendQuery, SpendRow, Store,
+    StoreError, StoreResult, Table,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -254,6 +255,18 @@ impl Store for PostgresStore {
         bounded(async {
             let mut client = self.client().await?;
             entities::reset_all_spend(&mut client).await
+        })
+        .await
+    }
+
+    fn shares_budgets(&self) -> bool {
+        true
+    }
+
+    async fn hold_budgets(&self, hold: &BudgetHold) -> StoreResult<HoldOutcome> {
+        bounded(async {
+            let mut client = self.client().await?;
+            holds::hold(&mut client, hold).await
         })
         .await
     }

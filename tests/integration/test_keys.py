@@ -82,9 +82,9 @@ def test_deleted_expired_and_blocked_keys_are_refused(mock, start_gateway, store
 
 
 @pytest.mark.parametrize("status", [None, 429])
-def test_over_budget_is_budget_exceeded_with_the_configured_status(mock, start_gateway, status):
+def test_over_budget_is_budget_exceeded_with_the_configured_status(mock, start_gateway, status, store_env):
     settings = {} if status is None else {"budget_exceeded_status_code": status}
-    gw = start_gateway(config(mock, **settings))
+    gw = start_gateway(config(mock, **settings), env=store_env)
     key = generate_key(gw, max_budget=ONE_CALL_BUDGET)
     assert chat(gw, key, "hi [mock:usage=10,10]", max_tokens=10).status_code == 200
     mock.clear()
@@ -96,8 +96,8 @@ def test_over_budget_is_budget_exceeded_with_the_configured_status(mock, start_g
     assert mock.requests() == [], "a refused call must not reach the provider"
 
 
-def test_budget_resets_after_its_duration(mock, start_gateway):
-    gw = start_gateway(config(mock))
+def test_budget_resets_after_its_duration(mock, start_gateway, store_env):
+    gw = start_gateway(config(mock), env=store_env)
     key = generate_key(gw, max_budget=ONE_CALL_BUDGET, budget_duration="2s")
     assert key_info(gw, key)["budget_reset_at"]
     assert chat(gw, key, "hi [mock:usage=10,10]", max_tokens=10).status_code == 200

@@ -1,4 +1,5 @@
-"""Budgets under concurrency, and spend that survives restarts: on the embedded store."""
+"""Budgets under concurrency (one gateway, and two sharing PostgreSQL), and spend that survives
+restarts and store outages."""
 
 import concurrent.futures
 import os
@@ -36,6 +37,42 @@ def test_concurrent_calls_never_overrun_a_budget(mock, start_gateway, store_env)
     rows = wait_for_rows(gw, len(ok), api_key=key)
     assert sum(r["spend"] for r in rows) == pytest.approx(spend, abs=1e-12)
     assert len(rows) == len(ok)
+
+
+def test_two_gateways_on_one_postgres_never_overrun_a_budget(mock, start_gateway, pg_cluster):
+    env = {"DATABASE_URL": pg_cluster.create_database("two_nodes")}
+    config = basic_config(mock, priced_deployment(mock))
+    nodes = [start_gateway(config, env=dict(env)), start_gateway(config, env=dict(env))]
+    per_call = cost_of(10, 10)
+    budget = per_call * 10
+    key = generate_key(nodes[0], max_budget=budget)
+    deadline = time.monotonic() + 10
+    while httpx.get(nodes[1].url("/v1/models"), headers={"Authorization": f"Bearer {key}"}).status_code != 200:
+        assert time.monotonic() < deadline, "the second node never learned the key"
+        time.sleep(0.2)
+
+    def one(i):
+        return chat(nodes[i % 2], key, "hi [mock:usage=10,10] [mock:delay_ms=500]", max_tokens=10)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
+        answers = list(pool.map(one, range(100)))
+    ok = [i for i, a in enumerate(answers) if a.status_code == 200]
+    for a in answers:
+        if a.status_code != 200:
+            assert a.status_code == 422 and a.json()["error"]["type"] == "budget_exceeded", a.text
+    assert {i % 2 for i in ok} == {0, 1}, f"both nodes should admit calls: {ok}"
+    assert per_call * len(ok) <= budget + 1e-9, f"{len(ok)} calls admitted against a budget of 10"
+    rows = wait_for_rows(nodes[0], len(ok), api_key=key)
+    assert len(rows) == len(ok)
+    token = rows[0]["api_key"]
+    stored = float(pg_cluster.sql(f"select spend from keys where id = '{token}'", "two_nodes"))
+    assert stored == pytest.approx(sum(r["spend"] for r in rows), abs=1e-12)
+    assert stored <= budget + 1e-9
+    for node in nodes:  # each node's view takes in the other's spend
+        deadline = time.monotonic() + 10
+        while key_info(node, key)["spend"] != pytest.approx(stored, abs=1e-12):
+            assert time.monotonic() < deadline, (key_info(node, key), stored)
+            time.sleep(0.2)
 
 
 def test_sigterm_during_load_loses_no_counted_call(mock, start_gateway):

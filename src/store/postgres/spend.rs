@@ -175,6 +175,8 @@ pub async fn write_spend(
         ];
         tx.execute(&upsert_day, &params).await.map_err(pg_error)?;
     }
+    let request_ids: Vec<String> = rows.iter().map(|r| r.request_id.clone()).collect();
+    super::holds::end_holds(&tx, &request_ids).await?;
     tx.commit().await.map_err(pg_error)?;
     Ok(new_rows)
 }

@@ -180,3 +180,74 @@ fn nul_is_replaced_in_text_and_json() {
         "{\"k\u{FFFD}\":[\"\u{FFFD}\"],\"s\":\"\\\\u0000\"}"
     );
 }
+
+/// Two nodes (two pools) holding one key's budget at once: never more holds than fit; a
+/// written row ends its hold and its spend counts instead; an expired hold stops counting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_budget_holds_are_shared_by_every_node() {
+    use crate::store::{now_ms, BudgetHold, HoldOutcome};
+    let Some(cluster) = TempCluster::start_or_skip() else {
+        return;
+    };
+    let url = cluster.create_database("holds").await.expect("database");
+    let nodes = [
+        std::sync::Arc::new(PostgresStore::connect(&url, 4).await.expect("connect")),
+        std::sync::Arc::new(PostgresStore::connect(&url, 4).await.expect("connect")),
+    ];
+    assert!(nodes[0].shares_budgets());
+    let key = conformance::entity("k", json!({"max_budget": 1.0}));
+    assert!(nodes[0].insert(Table::Keys, &key).await.expect("insert"));
+    let hold = |id: String, amount: f64, expires_ms: i64| BudgetHold {
+        request_id: id,
+        amount,
+        expires_ms,
+        owners: vec![(Table::Keys, "k".to_string(), 1.0)],
+    };
+    let far = now_ms() + 600_000;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let node = std::sync::Arc::clone(&nodes[i % 2]);
+        let h = hold(format!("r{i}"), 0.1 + 1e-9, far);
+        tasks.push(tokio::spawn(
+            async move { (i, node.hold_budgets(&h).await) },
+        ));
+    }
+    let mut held = Vec::new();
+    for t in tasks {
+        let (i, outcome) = t.await.expect("task");
+        match outcome.expect("hold") {
+            HoldOutcome::Held => held.push(i),
+            HoldOutcome::Refused { index, committed } => {
+                assert_eq!(index, 0);
+                assert!(committed > 0.89, "{committed}");
+            }
+        }
+    }
+    assert_eq!(
+        held.len(),
+        9,
+        "0.1 (a hair over) fits 9 times in 1.0: {held:?}"
+    );
+
+    // Three calls end, costing 0.05 each: their holds go, their spend stays.
+    let rows: Vec<_> = held[..3]
+        .iter()
+        .map(|i| spend_row(&format!("r{i}"), "k", 0.05))
+        .collect();
+    assert_eq!(nodes[1].write_spend(&rows, true).await.expect("write"), 3);
+    // Committed now: 0.15 spent + 6 holds (≈0.6): room for 2 more, not 3.
+    let outcomes = [
+        nodes[0].hold_budgets(&hold("a".into(), 0.1, far)).await,
+        nodes[1].hold_budgets(&hold("b".into(), 0.1, far)).await,
+        nodes[0].hold_budgets(&hold("c".into(), 0.1, far)).await,
+    ];
+    let outcomes: Vec<_> = outcomes.into_iter().map(|o| o.expect("hold")).collect();
+    assert_eq!(outcomes[..2], [HoldOutcome::Held, HoldOutcome::Held]);
+    assert!(matches!(outcomes[2], HoldOutcome::Refused { .. }));
+
+    // An expired hold (its node died) no longer counts.
+    let dead = execute(&url, "UPDATE budget_holds SET expires_ms = 0").await;
+    assert!(dead.expect("expire") > 0);
+    let again = nodes[1].hold_budgets(&hold("d".into(), 0.8, far)).await;
+    assert_eq!(again.expect("hold"), HoldOutcome::Held);
+}
