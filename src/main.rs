@@ -139,6 +139,15 @@ fn main() -> ExitCode {
             },
         ));
     }
+    if let Some(redis) = &gateway.redis {
+        server.add_service(pingora::services::background::background_service(
+            "redis keeper",
+            tollgate::shared_state::keeper::RedisKeeper {
+                redis: Arc::clone(redis),
+                gateway: Arc::clone(&gateway),
+            },
+        ));
+    }
     server.add_service(pingora::services::background::background_service(
         "health checks",
         HealthChecker {

@@ -5,7 +5,9 @@ use crate::auth::directory::Directory;
 use crate::auth::MasterKey;
 use crate::config::GatewayConfig;
 use crate::lifecycle::{access_log::AccessLog, Observers};
+use crate::limits::Limiter;
 use crate::router::{ModelTable, RoutingPolicy, StateRegistry};
+use crate::shared_state::SharedRedis;
 use crate::spend::accounts::Accounts;
 use crate::spend::recorder::{Accountant, SpendQueue};
 use crate::spend::shared::SharedBudgets;
@@ -105,6 +107,10 @@ pub struct Gateway {
     pub accountant: Accountant,
     /// `None` only in tests that build a gateway without one.
     pub store: Option<Arc<dyn Store>>,
+    /// Rate limits, counted on the shared Redis when there is one.
+    pub limiter: Limiter,
+    /// The Redis several nodes share, when configured.
+    pub redis: Option<Arc<SharedRedis>>,
     /// Admitted calls whose spend row is not queued yet (the flusher waits for them at exit).
     pub in_flight: Arc<AtomicUsize>,
     /// The flusher's end of the spend queue, taken when it starts.
@@ -134,6 +140,7 @@ impl Gateway {
     ) -> Result<Arc<Gateway>, String> {
         let states = StateRegistry::default();
         let (queue, rows) = SpendQueue::new(config.general.store.spend_queue_max_rows);
+        let redis = SharedRedis::configured(&config.router.redis);
         let snapshot = Snapshot::compile(config, &states)?;
         Ok(Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -147,6 +154,8 @@ impl Gateway {
                 shared: store.as_ref().and_then(SharedBudgets::for_store),
             },
             store,
+            limiter: Limiter::new(redis.clone()),
+            redis,
             in_flight: Arc::default(),
             spend_rows: Mutex::new(Some(rows)),
         }))

@@ -5,6 +5,7 @@
 //! the runtime tables that are swapped in whole.
 
 mod model_list;
+pub mod redis;
 pub mod reliability;
 mod settings;
 pub mod yaml;
@@ -114,6 +115,7 @@ fn read_root(root: &Value, diag: &mut Diagnostics) -> GatewayConfig {
         | "search_tools" => diag.warn(node.path(), "not supported by Tollgate yet; ignored"),
         _ => diag.warn(node.path(), "unknown section; ignored"),
     });
+    config.router.redis.fill_from_env(&env);
     config
 }
 

@@ -3,6 +3,7 @@
 //! LiteLLM has hundreds of settings. The ones Tollgate acts on are read and checked; the others
 //! are kept out with a warning, so a real LiteLLM file loads and its owner sees what is ignored.
 
+use super::redis::RedisSettings;
 use super::reliability::Reliability;
 use super::yaml::{for_each_entry, Diagnostics, EnvSource, Node};
 use crate::secret::Secret;
@@ -31,6 +32,9 @@ pub struct GeneralSettings {
     /// callers other than the master key.
     pub allow_mock_testing_params: bool,
     pub store: StoreSettings,
+    /// `max_parallel_requests` / `global_max_parallel_requests`: calls in flight through the
+    /// whole gateway (the smaller when both are set).
+    pub max_parallel_requests: Option<u64>,
 }
 
 /// Where keys and spend live, and how spend reaches the store.
@@ -80,6 +84,7 @@ impl Default for GeneralSettings {
             provider_passthrough: true,
             allow_mock_testing_params: false,
             store: StoreSettings::default(),
+            max_parallel_requests: None,
         }
     }
 }
@@ -116,6 +121,8 @@ pub struct RouterSettings {
     /// `model_group_alias`: extra names for groups (`{"gpt-4": "gpt-4o"}`).
     pub model_group_alias: HashMap<String, String>,
     pub reliability: Reliability,
+    /// The Redis several nodes share (limits, cooldowns, cache).
+    pub redis: RedisSettings,
 }
 
 /// Settings LiteLLM has that Tollgate accepts and (for now) does not act on: no warning each.
@@ -184,6 +191,11 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
         "spend_queue_max_rows" => {
             if let Some(n) = v.count(env, diag) {
                 s.store.spend_queue_max_rows = n.max(1) as usize;
+            }
+        }
+        "max_parallel_requests" | "global_max_parallel_requests" => {
+            if let Some(n) = v.count(env, diag) {
+                s.max_parallel_requests = Some(s.max_parallel_requests.map_or(n, |m| m.min(n)));
             }
         }
         k if QUIET_GENERAL.contains(&k) => {}
@@ -269,8 +281,8 @@ pub fn read_router(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Route
         }
         "model_group_alias" => s.model_group_alias = read_group_aliases(v, env, diag),
         k if s.reliability.read_key(k, v, env, diag) => {}
-        // Shared state across instances arrives with the Redis work; accepted quietly.
-        "redis_host" | "redis_port" | "redis_password" | "redis_url" | "cache_responses" => {}
+        k if s.redis.read_router_key(k, v, env, diag) => {}
+        "cache_responses" => {}
         _ => diag.warn(v.path(), "not supported by Tollgate yet; ignored"),
     });
     s

@@ -4,6 +4,7 @@ use super::passthrough;
 use crate::auth::Caller;
 use crate::deployment::Deployment;
 use crate::lifecycle::{CallEvent, CallInfo, CallSummary, Observers};
+use crate::limits::CallLimits;
 use crate::spend::recorder::CallSpend;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +45,8 @@ pub struct RequestCtx {
     pub caller: Caller,
     /// What the call's spend row and budget settlement need.
     pub spend: CallSpend,
+    /// The rate limits the call holds, and the headers that report them.
+    pub limits: CallLimits,
     /// The timeout and retry count in effect (`x-litellm-timeout`, `x-litellm-max-retries`).
     pub timeout_used: Option<Duration>,
     pub max_retries_used: Option<u64>,
@@ -68,6 +71,7 @@ impl RequestCtx {
             master_caller: false,
             caller: Caller::Anonymous,
             spend: CallSpend::default(),
+            limits: CallLimits::default(),
             timeout_used: None,
             max_retries_used: None,
         }

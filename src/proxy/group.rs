@@ -10,6 +10,7 @@ use crate::canonical::request::Operation;
 use crate::canonical::Usage;
 use crate::error::GatewayError;
 use crate::lifecycle::{CallEvent, UsageSource};
+use crate::limits;
 use crate::providers::{self, mock_response, Call, Wire};
 use crate::router::policy::MAX_RETRY_AFTER_WAIT;
 use crate::router::strategy::PickInput;
@@ -46,6 +47,34 @@ pub struct MockTesting {
     pub timeout: bool,
 }
 
+/// Counts this attempt against its deployment's `rpm` / `tpm` (on the shared Redis when there
+/// is one); `false` when the deployment is at its limit and another must be chosen. The
+/// previous attempt's count ends here: it used no tokens.
+async fn take_deployment_limits(
+    job: &Job<'_>,
+    ctx: &mut RequestCtx,
+    deployment: &Deployment,
+) -> bool {
+    let limiter = &job.gateway.limiter;
+    if let Some(previous) = ctx.limits.deployment.take() {
+        limiter.finish(previous, Some(0));
+    }
+    let limits = limits::plan::for_deployment(&deployment.id, deployment.rpm, deployment.tpm);
+    if limits.is_empty() {
+        return true;
+    }
+    match limiter
+        .take(&ctx.call_id, limits, job.estimated_tokens, 0)
+        .await
+    {
+        Ok(taken) => {
+            ctx.limits.deployment = Some(taken);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 pub async fn run(
     job: &Job<'_>,
     session: &mut Session,
@@ -72,6 +101,7 @@ pub async fn run(
         .into());
     }
     let mut tried: Vec<Arc<Deployment>> = Vec::new();
+    let mut full: Vec<Arc<Deployment>> = Vec::new();
     let mut retries = 0;
     loop {
         let input = PickInput {
@@ -79,8 +109,12 @@ pub async fn run(
             estimated_tokens: job.estimated_tokens,
             now: Instant::now(),
         };
-        let deployment = router::choose(group, policy, &tried, &input)
+        let deployment = router::choose_among(group, policy, &tried, &full, &input)
             .map_err(|none| router::no_deployment_error(&client.model, policy, &none))?;
+        if !take_deployment_limits(job, ctx, &deployment).await {
+            full.push(deployment);
+            continue;
+        }
         ctx.deployment = Some(Arc::clone(&deployment));
         let requested_mock = client
             .gateway

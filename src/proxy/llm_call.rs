@@ -35,7 +35,18 @@ pub async fn handle(
     }
     let mut resolved = snapshot.models.resolve(&client.model)?;
     let prompt_tokens = client.raw().len() as u64 / 4;
-    admit::admit(gateway, snapshot, ctx, client, &resolved, op, prompt_tokens).await?;
+    let estimated_tokens = estimate_tokens(client);
+    admit::admit(
+        gateway,
+        snapshot,
+        ctx,
+        client,
+        &resolved,
+        op,
+        prompt_tokens,
+        estimated_tokens,
+    )
+    .await?;
     ctx.admitted = true;
     ctx.emit(&gateway.observers, CallEvent::Admitted);
     let timeout = requested_timeout(session, client)?;
@@ -44,7 +55,7 @@ pub async fn handle(
         gateway,
         snapshot,
         op,
-        estimated_tokens: estimate_tokens(client),
+        estimated_tokens,
         deadline: Instant::now() + snapshot.call_timeout.max(timeout.unwrap_or_default()),
         timeout,
         mock_testing,

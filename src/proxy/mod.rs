@@ -123,6 +123,7 @@ impl ProxyHttp for TollgateProxy {
         if ctx.spend.accounted {
             spend_row::finish(&self.gateway, ctx);
         }
+        admit::finish_limits(&self.gateway, ctx);
         if ctx.admitted {
             let mut summary = std::mem::take(&mut ctx.outcome);
             summary.status = ctx.status;

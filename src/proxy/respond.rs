@@ -67,8 +67,15 @@ pub fn head(
         format_ms(overhead.as_secs_f64()),
     );
     spend_headers(&mut h, ctx);
+    for (name, value) in &ctx.limits.headers {
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            let _ = h.insert_header(name.clone(), v);
+        }
+    }
     if let Some(up) = upstream {
-        copy_provider_headers(&mut h, up);
+        // The gateway's own limits, when the call has some, replace the provider's
+        // `x-ratelimit-*` (still there as `llm_provider-x-ratelimit-*`).
+        copy_provider_headers(&mut h, up, ctx.limits.headers.is_empty());
     }
     Ok(h)
 }
@@ -113,10 +120,10 @@ fn format_ms(secs: f64) -> String {
     format!("{:.3}", secs * 1000.0)
 }
 
-fn copy_provider_headers(h: &mut ResponseHeader, up: &ResponseHeader) {
+fn copy_provider_headers(h: &mut ResponseHeader, up: &ResponseHeader, provider_limits: bool) {
     for (name, value) in up.headers.iter() {
         let n = name.as_str();
-        if n.starts_with("x-ratelimit-") {
+        if provider_limits && n.starts_with("x-ratelimit-") {
             let _ = h.append_header(name.clone(), value.clone());
         }
         let mut prefixed = String::with_capacity(13 + n.len());

@@ -194,6 +194,17 @@ pub fn choose(
     tried: &[Arc<Deployment>],
     input: &PickInput,
 ) -> Result<Arc<Deployment>, NoDeployment> {
+    choose_among(group, policy, tried, &[], input)
+}
+
+/// `choose`, never picking a deployment in `full` (at its `rpm` / `tpm` for now).
+pub fn choose_among(
+    group: &ModelGroup,
+    policy: &RoutingPolicy,
+    tried: &[Arc<Deployment>],
+    full: &[Arc<Deployment>],
+    input: &PickInput,
+) -> Result<Arc<Deployment>, NoDeployment> {
     let mut soonest: Option<Duration> = None;
     for avoid_tried in [true, false] {
         let mut tier_start = 0;
@@ -208,6 +219,9 @@ pub fn choose(
             let available: Vec<&Arc<Deployment>> = tier
                 .iter()
                 .filter(|d| {
+                    if full.iter().any(|f| Arc::ptr_eq(f, d)) {
+                        return false;
+                    }
                     if avoid_tried && tried.iter().any(|t| Arc::ptr_eq(t, d)) {
                         return false;
                     }

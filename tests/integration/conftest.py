@@ -338,3 +338,13 @@ def store_env(request):
     cluster = request.getfixturevalue("pg_cluster")
     name = "t_" + uuid.uuid4().hex[:16]
     return {"DATABASE_URL": cluster.create_database(name)}
+
+
+@pytest.fixture
+def redis_server():
+    """A fresh `redis-server` for one test (tests that share one would share counters)."""
+    from redis_server import RedisServer
+
+    server = RedisServer()
+    yield server
+    server.close()

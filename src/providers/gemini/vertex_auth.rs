@@ -8,6 +8,7 @@
 //! out. The POST itself, and refreshing before expiry, belong to a background service (not
 //! here): the request path never waits on Google's token endpoint, it reads `TokenCell`.
 
+use crate::credentials::http::form_encode;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use ring::rand::SystemRandom;
@@ -152,19 +153,6 @@ pub fn parse_token_response(body: &[u8]) -> Result<(String, u64), String> {
     // Google sends 3599; a missing value means the usual hour.
     let expires_in = v.get("expires_in").and_then(Value::as_u64).unwrap_or(3600);
     Ok((token.to_string(), expires_in))
-}
-
-/// Percent-encoding for form values: everything but RFC 3986's unreserved characters.
-fn form_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 pub use crate::deployment::state::TokenCell;
