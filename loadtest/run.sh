@@ -108,6 +108,7 @@ command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_install+=(nginx)
 command -v taskset >/dev/null || need_install+=(util-linux)
 command -v curl >/dev/null || need_install+=(curl)
 command -v pgrep >/dev/null || need_install+=(procps)
+command -v redis-server >/dev/null || need_install+=(redis-server)
 if ((${#need_install[@]})); then
   ((EUID == 0)) || die "missing tools (${need_install[*]}); install them: apt-get install -y wrk nginx-light util-linux curl procps"
   log "installing ${need_install[*]}"
@@ -239,9 +240,32 @@ BARE_PID=$!
 PIDS+=("$BARE_PID:INT")
 wait_http "http://127.0.0.1:$BARE_PORT/__mock/health" bare-pingora "$BARE_PID"
 
+# Redis for the shared limits (core 1, beside the mock), and two more gateways on core 0: one
+# counting its limits on that Redis, one answering from its response cache.
+REDIS_PORT=$(free_port $((BARE_PORT + 1)))
+taskset -c "$LOAD_CORE" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
+  --appendonly no --dir "$TMP" >"$TMP/redis.log" 2>&1 &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID:TERM")
+start_extra_gateway() { # name config_template -> sets EXTRA_PORT, EXTRA_PID
+  EXTRA_PORT=$(free_port $((REDIS_PORT + 1 + ${#PIDS[@]})))
+  sed -e "s|@MOCK_PORT@|$MOCK_PORT|g" -e "s|@REDIS_PORT@|$REDIS_PORT|g" "$2" >"$TMP/$1.yaml"
+  TOLLGATE_DB_PATH="$TMP/$1.db" RUST_LOG=${RUST_LOG:-warn} taskset -c "$PROXY_CORE" "$BIN/tollgate" \
+    --config "$TMP/$1.yaml" --port "$EXTRA_PORT" --host 127.0.0.1 -c "$TMP/pingora.yaml" \
+    >"$TMP/$1.log" 2>&1 &
+  EXTRA_PID=$!
+  PIDS+=("$EXTRA_PID:INT")
+  wait_http "http://127.0.0.1:$EXTRA_PORT/health/liveliness" "$1" "$EXTRA_PID"
+}
+start_extra_gateway tollgate-redis "$HERE/configs/tollgate-redis.yaml.in"
+REDIS_GW_PORT=$EXTRA_PORT REDIS_GW_PID=$EXTRA_PID
+start_extra_gateway tollgate-cache "$HERE/configs/tollgate-cache.yaml.in"
+CACHE_GW_PORT=$EXTRA_PORT CACHE_GW_PID=$EXTRA_PID
+
 # $! must be the server itself (RSS is read from it, and it is what gets stopped).
 for entry in "mock:$MOCK_PID:tollgate-mock" "nginx:$NGINX_PID:nginx" "tollgate:$TOLLGATE_PID:tollgate" \
-  "bare-pingora:$BARE_PID:tollgate-bare-proxy"; do
+  "bare-pingora:$BARE_PID:tollgate-bare-proxy" "tollgate-redis:$REDIS_GW_PID:tollgate" \
+  "tollgate-cache:$CACHE_GW_PID:tollgate"; do
   IFS=: read -r name pid exe <<<"$entry"
   [[ $(readlink "/proc/$pid/exe" || true) == */"$exe" ]] ||
     die "pid $pid is not $name ($(readlink "/proc/$pid/exe" || true))"
@@ -255,20 +279,32 @@ log "tollgate pid $TOLLGATE_PID: $TOLLGATE_THREADS OS threads on cpu $TOLLGATE_A
 
 # tollgate-key: the same gateway called with a virtual key (auth from the in-memory directory,
 # a budget hold and settlement, a spend row queued and flushed) instead of the master key.
-TARGETS=(direct nginx bare-pingora tollgate tollgate-key)
+# tollgate-limits: a virtual key with rpm, tpm and max_parallel_requests limits (too high to
+# refuse), counted in the gateway's memory; tollgate-redis: the same on the gateway that counts
+# them on Redis (one script per call; Redis's own CPU is not in the server column);
+# tollgate-cache: the master key on a gateway with the local response cache, every request a hit.
+TARGETS=(direct nginx bare-pingora tollgate tollgate-key tollgate-limits tollgate-redis tollgate-cache)
 declare -A URL AUTH
 URL[direct]="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"
 URL[nginx]="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
 URL[bare-pingora]="http://127.0.0.1:$BARE_PORT/v1/chat/completions"
 URL[tollgate]="http://127.0.0.1:$TOLLGATE_PORT/v1/chat/completions"
 URL[tollgate-key]=${URL[tollgate]}
+URL[tollgate-limits]=${URL[tollgate]}
+URL[tollgate-redis]="http://127.0.0.1:$REDIS_GW_PORT/v1/chat/completions"
+URL[tollgate-cache]="http://127.0.0.1:$CACHE_GW_PORT/v1/chat/completions"
 # The same header everywhere (the mock, nginx and the bare proxy ignore it), so
 # every target gets byte-identical requests; only Tollgate checks it.
 for t in "${TARGETS[@]}"; do AUTH[$t]=$MASTER_KEY; done
-AUTH[tollgate-key]=$(curl -sS --max-time 10 -H "Authorization: Bearer $MASTER_KEY" \
-  -H 'Content-Type: application/json' -d '{"models": ["bench"], "max_budget": 1000000000}' \
-  "http://127.0.0.1:$TOLLGATE_PORT/key/generate" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') ||
-  die "could not generate a virtual key"
+new_key() { # port key-fields-json
+  curl -sS --max-time 10 -H "Authorization: Bearer $MASTER_KEY" -H 'Content-Type: application/json' \
+    -d "$2" "http://127.0.0.1:$1/key/generate" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])' || die "could not generate a virtual key"
+}
+LIMITED='{"models": ["bench"], "max_budget": 1000000000, "rpm_limit": 100000000, "tpm_limit": 100000000000, "max_parallel_requests": 100000}'
+AUTH[tollgate-key]=$(new_key "$TOLLGATE_PORT" '{"models": ["bench"], "max_budget": 1000000000}')
+AUTH[tollgate-limits]=$(new_key "$TOLLGATE_PORT" "$LIMITED")
+AUTH[tollgate-redis]=$(new_key "$REDIS_GW_PORT" "$LIMITED")
 
 # ------------------------------------------------------------------- RSS --
 
@@ -286,6 +322,9 @@ nginx_pids() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true); }
 declare -A RSS_IDLE RSS_AFTER
 RSS_IDLE[tollgate]=$(rss_kb "$TOLLGATE_PID")
 RSS_IDLE[tollgate-key]=${RSS_IDLE[tollgate]}
+RSS_IDLE[tollgate-limits]=${RSS_IDLE[tollgate]}
+RSS_IDLE[tollgate-redis]=$(rss_kb "$REDIS_GW_PID")
+RSS_IDLE[tollgate-cache]=$(rss_kb "$CACHE_GW_PID")
 RSS_IDLE[nginx]=$(rss_kb $(nginx_pids))
 RSS_IDLE[bare-pingora]=$(rss_kb "$BARE_PID")
 
@@ -331,7 +370,9 @@ server_pids() { # target
     direct) echo "$MOCK_PID" ;;
     nginx) nginx_pids ;;
     bare-pingora) echo "$BARE_PID" ;;
-    tollgate | tollgate-key) echo "$TOLLGATE_PID" ;;
+    tollgate | tollgate-key | tollgate-limits) echo "$TOLLGATE_PID" ;;
+    tollgate-redis) echo "$REDIS_GW_PID" ;;
+    tollgate-cache) echo "$CACHE_GW_PID" ;;
     *) die "unknown target $1" ;;
   esac
 }
@@ -428,7 +469,7 @@ proc_ticks() { # pid [children]: utime+stime (+cutime+cstime), in clock ticks
 }
 our_ticks() {
   local total=0 pid
-  for pid in "$MOCK_PID" $(nginx_pids) "$TOLLGATE_PID" "$BARE_PID"; do
+  for pid in "$MOCK_PID" $(nginx_pids) "$TOLLGATE_PID" "$BARE_PID" "$REDIS_PID" "$REDIS_GW_PID" "$CACHE_GW_PID"; do
     total=$((total + $(proc_ticks "$pid")))
   done
   echo $((total + $(proc_ticks $$ children)))
@@ -490,111 +531,21 @@ for t in "${TARGETS[@]}"; do
 done
 
 kill -0 "$TOLLGATE_PID" 2>/dev/null || die "tollgate died during the run"
+kill -0 "$REDIS_GW_PID" 2>/dev/null || die "tollgate-redis died during the run"
+kill -0 "$CACHE_GW_PID" 2>/dev/null || die "tollgate-cache died during the run"
 kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
 kill -0 "$BARE_PID" 2>/dev/null || die "the bare pingora proxy died during the run"
 RSS_AFTER[tollgate]=$(rss_kb "$TOLLGATE_PID")
 RSS_AFTER[tollgate-key]=${RSS_AFTER[tollgate]}
+RSS_AFTER[tollgate-limits]=${RSS_AFTER[tollgate]}
+RSS_AFTER[tollgate-redis]=$(rss_kb "$REDIS_GW_PID")
+RSS_AFTER[tollgate-cache]=$(rss_kb "$CACHE_GW_PID")
 RSS_AFTER[nginx]=$(rss_kb $(nginx_pids))
 RSS_AFTER[bare-pingora]=$(rss_kb "$BARE_PID")
 
-# ----------------------------------------------------------------- table --
+# ----------------------------------------------------------------- report --
 
-added() { # target run field -> "+x.xxx"
-  signed_ms $((R[$1.$2.$3] - R[direct.$2.$3]))
-}
-
-{
-  echo "| target | req/s @64 conns | p50 / p99 @64 (ms) | p50 / p99 @1 conn (ms) | added p50 / p99 @1 conn vs direct (ms) | stream req/s @8 | stream TTFB median (ms) | stream total median (ms) | RSS idle / after (MiB) |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for t in "${TARGETS[@]}"; do
-    if [[ $t == direct ]]; then
-      add="—" rss="—"
-    else
-      add="$(added "$t" c1 p50_us) / $(added "$t" c1 p99_us)"
-      rss="$(mib "${RSS_IDLE[$t]}") / $(mib "${RSS_AFTER[$t]}")"
-    fi
-    printf '| %s | %.0f | %s / %s | %s / %s | %s | %.0f | %s | %s | %s |\n' "$t" \
-      "${R[$t.c64.rps]}" "$(ms "${R[$t.c64.p50_us]}")" "$(ms "${R[$t.c64.p99_us]}")" \
-      "$(ms "${R[$t.c1.p50_us]}")" "$(ms "${R[$t.c1.p99_us]}")" "$add" \
-      "${R[$t.stream.rps]}" "$(ms "${R[$t.curl.ttfb_p50_us]}")" "$(ms "${R[$t.curl.total_p50_us]}")" "$rss"
-  done
-} >"$TMP/table.md"
-
-{
-  echo "| target | core $PROXY_CORE / core $LOAD_CORE busy @64 (%) | core $PROXY_CORE / core $LOAD_CORE busy stream @8 (%) | stream p50 / p99 @8 (ms, wrk) | TTFB median / p99 (ms, curl) | total median / p99 (ms, curl) | added TTFB / total median vs direct (ms) | paced stream total median / p99 (ms) |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  for t in "${TARGETS[@]}"; do
-    if [[ $t == direct ]]; then
-      add="—"
-    else
-      add="$(added "$t" curl ttfb_p50_us) / $(added "$t" curl total_p50_us)"
-    fi
-    printf '| %s | %s / %s | %s / %s | %s / %s | %s / %s | %s / %s | %s | %s / %s |\n' "$t" \
-      "${R[$t.c64.busy_proxy]}" "${R[$t.c64.busy_load]}" "${R[$t.stream.busy_proxy]}" "${R[$t.stream.busy_load]}" \
-      "$(ms "${R[$t.stream.p50_us]}")" "$(ms "${R[$t.stream.p99_us]}")" \
-      "$(ms "${R[$t.curl.ttfb_p50_us]}")" "$(ms "${R[$t.curl.ttfb_p99_us]}")" \
-      "$(ms "${R[$t.curl.total_p50_us]}")" "$(ms "${R[$t.curl.total_p99_us]}")" "$add" \
-      "$(ms "${R[$t.paced.total_p50_us]}")" "$(ms "${R[$t.paced.total_p99_us]}")"
-  done
-} >"$TMP/stream-table.md"
-
-# Server CPU per request over the bare Pingora proxy's, in µs ("—" for direct and the proxy itself).
-cpu_over_bare() { # target run
-  [[ $1 == direct || $1 == bare-pingora ]] && { echo "—"; return; }
-  awk -v a="$(cpu_us_per_req "$1" "$2")" -v b="$(cpu_us_per_req bare-pingora "$2")" 'BEGIN { printf "%+.1f", a - b }'
-}
-
-{
-  echo "| target | chat req/s | server CPU µs/req | over bare Pingora (µs/req) | p50 / p99 (ms) | stream req/s | server CPU µs/stream | over bare Pingora (µs/stream) | stream p50 / p99 (ms) | core $PROXY_CORE busy chat / stream (%) | server CPU µs/req @64 conns (saturated) |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for t in "${TARGETS[@]}"; do
-    label=$t
-    [[ $t == direct ]] && label="direct (the mock's own CPU)"
-    printf '| %s | %.0f | %s | %s | %s / %s | %.0f | %s | %s | %s / %s | %s / %s | %s |\n' "$label" \
-      "${R[$t.rate_chat.rps]}" "$(cpu_us_per_req "$t" rate_chat)" "$(cpu_over_bare "$t" rate_chat)" \
-      "$(ms "${R[$t.rate_chat.p50_us]}")" "$(ms "${R[$t.rate_chat.p99_us]}")" \
-      "${R[$t.rate_stream.rps]}" "$(cpu_us_per_req "$t" rate_stream)" "$(cpu_over_bare "$t" rate_stream)" \
-      "$(ms "${R[$t.rate_stream.p50_us]}")" "$(ms "${R[$t.rate_stream.p99_us]}")" \
-      "${R[$t.rate_chat.busy_proxy]}" "${R[$t.rate_stream.busy_proxy]}" "$(cpu_us_per_req "$t" c64)"
-  done
-} >"$TMP/rate-table.md"
-
-NGINX_VERSION=$({ "$NGINX" -v 2>&1 || true; } | head -n1)
-WRK_VERSION=$({ wrk -v 2>&1 || true; } | head -n1 | sed 's/ *Copyright.*//')
-RUSTC_VERSION=$(rustc --version 2>/dev/null || echo "rustc: unknown")
-REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock loadtest/mock 2>/dev/null) ]]; then
-  REV="$REV (with uncommitted changes in src/, Cargo.* or loadtest/mock/)"
-fi
-PACED_EXPECTED=$(((STREAM_CHUNKS + 2) * PACED_DELAY_MS))
-
-{
-  echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — $REV"
-  echo
-  echo "- command: \`$COMMAND\`"
-  echo "- commit: \`$REV\`, nproc: $(nproc), $(uname -sr)"
-  echo "- versions: $NGINX_VERSION; $WRK_VERSION; $RUSTC_VERSION"
-  echo "- pinning: Tollgate (Pingora \`threads: 1\`; $TOLLGATE_THREADS OS threads in all, cpu $TOLLGATE_AFFINITY), the bare Pingora proxy (\`threads: 1\`; $BARE_THREADS OS threads, cpu $BARE_AFFINITY) and nginx (1 worker, cpu $NGINX_AFFINITY) on core $PROXY_CORE; mock (1 thread) and wrk/curl on core $LOAD_CORE"
-  other_line="" steal_line=""
-  for t in "${TARGETS[@]}"; do
-    other_line+="${other_line:+, }$t ${OTHER_PCT[$t]}"
-    steal_line+="${steal_line:+ / }${STEAL_PCT[$t]}"
-  done
-  echo "- CPU used by other processes during each target's runs (% of one core): $other_line; steal: $steal_line"
-  [[ -z $BUSY_NOTE ]] || echo "- **WARNING: the machine was busy with other work during:${BUSY_NOTE%;}; those rows are not comparable**"
-  echo "- request: $BODY_BYTES-byte non-stream chat body; stream: same body with \`\"stream\": true, \"mock\": {\"chunks\": $STREAM_CHUNKS}\` ($((STREAM_CHUNKS + 2)) events + \`[DONE]\`); wrk runs of ${DURATION} s after a ${WARMUP} s warm-up at $CONNS conns; curl: $CURL_N sequential requests, new connection each (p99 of $CURL_N is nearest rank)"
-  echo
-  cat "$TMP/table.md"
-  echo
-  echo "Detail. Core busy: share of each core not idle during the wrk run (the proxy's core $PROXY_CORE at ~100% means the proxy is the bottleneck; core $LOAD_CORE holds the mock and wrk). Paced stream: $PACED_N sequential curl requests with \`chunk_delay_ms: $PACED_DELAY_MS\`; $((STREAM_CHUNKS + 2)) gaps of $PACED_DELAY_MS ms = $PACED_EXPECTED ms plus the mock's timer rounding, about 1 ms a gap; what matters is the difference to direct: a per-chunk stall such as Nagle/delayed ACK would add up to tens of ms per event."
-  echo
-  cat "$TMP/stream-table.md"
-  echo
-  echo "Fixed offered rate: the same load for every target, well below each one's saturation: $RATE_CONNS connections, each waiting $RATE_DELAY_MS ms before every request (wrk's \`delay()\`), about $((RATE_CONNS * 1000 / RATE_DELAY_MS)) req/s offered, ${DURATION} s per run, non-stream chat and the $((STREAM_CHUNKS + 2))-event stream. Server CPU: utime+stime of all threads of the server process(es) (nginx master + worker; for direct, the mock) from \`/proc/PID/task/*/schedstat\` over the run, divided by the requests completed. Latency excludes the delay. Last column: the same from the 64-connection run, for reference."
-  echo
-  cat "$TMP/rate-table.md"
-  echo
-} >"$TMP/section.md"
+source "$HERE/report.sh"
 
 echo
 cat "$TMP/section.md"
