@@ -67,8 +67,15 @@ impl PartialEq for Caller {
     }
 }
 
+/// Where a request may carry its key besides the usual headers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyPlaces<'a> {
+    /// Google's clients on Gemini routes: `x-goog-api-key`, or `?key=` in the query.
+    pub google: Option<Option<&'a str>>,
+}
+
 /// The key a request presents, if any.
-pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+pub fn presented_key<'a>(headers: &'a HeaderMap, places: KeyPlaces<'a>) -> Option<&'a str> {
     if let Some(v) = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -83,11 +90,25 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
             return Some(key);
         }
     }
-    KEY_HEADERS
+    let usual = KEY_HEADERS
         .iter()
         .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
         .map(str::trim)
-        .find(|k| !k.is_empty())
+        .find(|k| !k.is_empty());
+    let Some(query) = places.google else {
+        return usual;
+    };
+    usual
+        .or_else(|| {
+            let v = headers.get("x-goog-api-key")?.to_str().ok()?.trim();
+            (!v.is_empty()).then_some(v)
+        })
+        .or_else(|| {
+            query?
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("key="))
+                .filter(|k| !k.is_empty())
+        })
 }
 
 /// Who presents these headers: the master key, a live virtual key (looked up in the in-memory
@@ -96,12 +117,13 @@ pub fn authenticate(
     master: Option<&MasterKey>,
     directory: &directory::Directory,
     headers: &HeaderMap,
+    places: KeyPlaces<'_>,
     now_ms: i64,
 ) -> Result<Caller, GatewayError> {
     let Some(master) = master else {
         return Ok(Caller::Anonymous);
     };
-    match presented_key(headers) {
+    match presented_key(headers, places) {
         None => Err(GatewayError::auth(
             "Authentication Error, No api key passed in. Pass it as `Authorization: Bearer <key>` or `x-api-key`.",
         )),
@@ -116,7 +138,7 @@ mod tests {
     use super::*;
 
     fn auth(m: Option<&MasterKey>, h: &HeaderMap) -> Result<Caller, GatewayError> {
-        authenticate(m, &Directory::default(), h, 0)
+        authenticate(m, &Directory::default(), h, KeyPlaces::default(), 0)
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

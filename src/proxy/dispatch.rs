@@ -33,10 +33,16 @@ pub async fn serve(
         ctx.inbound = Inbound::Anthropic;
     }
     if route.needs_key() {
+        let uri = &session.req_header().uri;
+        let places = auth::KeyPlaces {
+            google: (route == Route::Passthrough && uri.path().starts_with("/gemini/"))
+                .then(|| uri.query()),
+        };
         let caller = auth::authenticate(
             snapshot.master_key.as_ref(),
             &gateway.directory,
             &session.req_header().headers,
+            places,
             crate::store::now_ms(),
         )?;
         ctx.master_caller = caller == auth::Caller::Admin;

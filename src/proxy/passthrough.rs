@@ -70,9 +70,15 @@ pub async fn target(
     // A configured base may carry the API version (`.../v1beta`); the client's path has it too.
     let base = strip_version(&endpoint.base_path);
     let mut path_and_query = format!("{base}{rest}");
-    if let Some(q) = query {
+    // The client's `key=` (Google's clients put the gateway key there) is not the provider's.
+    let kept: Vec<&str> = query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !(provider == "gemini" && pair.starts_with("key=")))
+        .collect();
+    if !kept.is_empty() {
         path_and_query.push('?');
-        path_and_query.push_str(q);
+        path_and_query.push_str(&kept.join("&"));
     }
     let addr = gateway
         .upstream

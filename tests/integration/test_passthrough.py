@@ -74,3 +74,30 @@ def test_anthropic_passthrough_uses_the_gateway_anthropic_key(mock, start_gatewa
     assert rec["headers"]["anthropic-version"] == "2023-06-01"
     assert all(MASTER_KEY not in v for v in rec["headers"].values())
     assert r.status_code == 404  # the mock has no such route; the gateway forwarded it
+
+
+def test_gemini_routes_take_the_gateway_key_as_google_clients_send_it(mock, start_gateway):
+    """`x-goog-api-key` or `?key=`, as Google's SDKs send a key; neither reaches Google."""
+    cfg = {
+        "model_list": [
+            {"model_name": "gem", "litellm_params": {"model": "gemini/gemini-2.0-flash", "api_base": f"{mock.base}/v1beta", "api_key": "google-key-1"}}
+        ],
+        "general_settings": {"master_key": MASTER_KEY},
+    }
+    gw = start_gateway(cfg)
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    path = "/gemini/v1beta/models/gemini-2.0-flash:generateContent"
+    mock.clear()
+    r = gw.post(path, body, key=None, headers={"x-goog-api-key": MASTER_KEY})
+    assert r.status_code == 200, r.text
+    assert mock.last()["headers"]["x-goog-api-key"] == "google-key-1"
+    mock.clear()
+    r = gw.post(f"{path}?alt=sse&key={MASTER_KEY}", body, key=None)
+    assert r.status_code == 200, r.text
+    rec = mock.last()
+    assert rec["query"] == "alt=sse" and rec["headers"]["x-goog-api-key"] == "google-key-1"
+    assert gw.post(path, body, key=None, headers={"x-goog-api-key": "sk-wrong"}).status_code == 401
+    # Only on Gemini routes: elsewhere `x-goog-api-key` is not a gateway key.
+    r = gw.post("/v1/chat/completions", {"model": "gem", "messages": [{"role": "user", "content": "hi"}]},
+                key=None, headers={"x-goog-api-key": MASTER_KEY})
+    assert r.status_code == 401
