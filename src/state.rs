@@ -14,6 +14,7 @@ use crate::spend::shared::SharedBudgets;
 use crate::store::{SpendRow, Store};
 use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub struct Snapshot {
     pub body_timeout: Duration,
     /// Longest one write to a client may block.
     pub client_write_timeout: Duration,
+    /// Each model group's access groups (`model_info.access_groups` of its entries).
+    pub access_groups: HashMap<String, Vec<String>>,
     pub config: GatewayConfig,
 }
 
@@ -62,9 +65,19 @@ impl Snapshot {
                 return Err(format!("fallbacks name unknown model group {target:?}"));
             }
         }
+        let mut access_groups: HashMap<String, Vec<String>> = HashMap::new();
+        for entry in &config.model_list {
+            let groups = access_groups.entry(entry.model_name.clone()).or_default();
+            for g in &entry.model_info.access_groups {
+                if !groups.contains(g) {
+                    groups.push(g.clone());
+                }
+            }
+        }
         Ok(Snapshot {
             models,
             policy,
+            access_groups,
             master_key: config
                 .general
                 .master_key
@@ -84,6 +97,13 @@ impl Snapshot {
             default_stream_timeout: config.router.stream_timeout.map(crate::duration::from_secs),
             config,
         })
+    }
+}
+
+impl Snapshot {
+    /// The access groups a key's `models` may name to allow `model`.
+    pub fn access_groups_of(&self, model: &str) -> &[String] {
+        self.access_groups.get(model).map_or(&[], Vec::as_slice)
     }
 }
 

@@ -80,6 +80,8 @@ pub struct ModelInfo {
     /// Health checks make a real one-token completion with this model (LiteLLM's setting for
     /// wildcard deployments) instead of probing the base URL.
     pub health_check_model: Option<String>,
+    /// Names a key's `models` may list to allow this model (LiteLLM's access groups).
+    pub access_groups: Vec<String>,
 }
 
 /// Named credentials (`credential_list`) that deployments use through `litellm_credential_name`.
@@ -504,6 +506,7 @@ fn read_model_info(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Model
         "max_input_tokens" => info.max_input_tokens = v.count(env, diag),
         "max_output_tokens" | "max_tokens" => info.max_output_tokens = v.count(env, diag),
         "health_check_model" => info.health_check_model = v.string(env, diag),
+        "access_groups" => info.access_groups = v.strings(env, diag),
         // model_info is free-form in LiteLLM (descriptions, capability flags, ...).
         _ => {}
     });

@@ -33,7 +33,9 @@ pub async fn admit(
         _ => None,
     };
     if let Some(k) = &key {
-        keys::may_use_model(&gateway.directory, k, &client.model, |_| &[])?;
+        keys::may_use_model(&gateway.directory, k, &client.model, |g| {
+            snapshot.access_groups_of(g)
+        })?;
     }
     let end_user: Option<String> = client.get("user").ok().flatten();
     take_limits(

@@ -54,7 +54,10 @@ pub async fn serve(
         Route::Health => api::health(&snapshot.models),
         Route::Models => match &ctx.caller {
             auth::Caller::Key(key) => api::models_list(&snapshot.models, |m| {
-                auth::keys::may_use_model(&gateway.directory, key, m, |_| &[]).is_ok()
+                auth::keys::may_use_model(&gateway.directory, key, m, |g| {
+                    snapshot.access_groups_of(g)
+                })
+                .is_ok()
             }),
             _ => api::models_list(&snapshot.models, |_| true),
         },

@@ -19,15 +19,22 @@ pub struct Owner {
     pub max_budget: Option<f64>,
     /// How the refusal names it: `Key=...`, `User=...`, `Team=...`.
     pub label: String,
+    /// `soft_budget`: crossing it only warns.
+    pub soft_budget: Option<f64>,
 }
 
 /// The entity's budget: its own `max_budget`, else that of its shared `budget_id`.
 pub fn max_budget(directory: &Directory, entity: &Entity) -> Option<f64> {
-    let own = entity.doc.get("max_budget").and_then(Value::as_f64);
+    budget_field(directory, entity, "max_budget")
+}
+
+/// A budget amount (`max_budget`, `soft_budget`): the entity's own, else its `budget_id`'s.
+fn budget_field(directory: &Directory, entity: &Entity, field: &str) -> Option<f64> {
+    let own = entity.doc.get(field).and_then(Value::as_f64);
     own.or_else(|| {
         let id = entity.str_field("budget_id")?;
         let budget = directory.get(Table::Budgets, id)?;
-        budget.doc.get("max_budget").and_then(Value::as_f64)
+        budget.doc.get(field).and_then(Value::as_f64)
     })
     .filter(|b| b.is_finite())
 }
@@ -42,14 +49,14 @@ pub fn owners(
     let mut out = Vec::with_capacity(5);
     let Some(key) = key else {
         if let Some(id) = end_user.filter(|i| !i.is_empty()) {
-            out.push(Owner {
-                table: Table::Customers,
-                id: id.to_string(),
-                max_budget: directory
-                    .get(Table::Customers, id)
-                    .and_then(|e| max_budget(directory, &e)),
-                label: format!("Customer={id}"),
-            });
+            let entity = directory.get(Table::Customers, id);
+            out.push(owner(
+                directory,
+                Table::Customers,
+                id,
+                entity.as_deref(),
+                format!("Customer={id}"),
+            ));
         }
         return out;
     };
@@ -59,12 +66,7 @@ pub fn owners(
         (None, Some(name)) => format!("Key={name}"),
         (None, None) => "Key=key".to_string(),
     };
-    out.push(Owner {
-        table: Table::Keys,
-        id: key.id.clone(),
-        max_budget: max_budget(directory, key),
-        label: key_label,
-    });
+    out.push(owner(directory, Table::Keys, &key.id, Some(key), key_label));
     let team = key
         .str_field("team_id")
         .and_then(|t| directory.get(Table::Teams, t));
@@ -81,17 +83,32 @@ pub fn owners(
         let Some(id) = id.filter(|i| !i.is_empty()) else {
             continue;
         };
-        let max = directory
-            .get(table, id)
-            .and_then(|e| max_budget(directory, &e));
-        out.push(Owner {
+        let entity = directory.get(table, id);
+        out.push(owner(
+            directory,
             table,
-            id: id.to_string(),
-            max_budget: max,
-            label: format!("{label}={id}"),
-        });
+            id,
+            entity.as_deref(),
+            format!("{label}={id}"),
+        ));
     }
     out
+}
+
+fn owner(
+    directory: &Directory,
+    table: Table,
+    id: &str,
+    entity: Option<&Entity>,
+    label: String,
+) -> Owner {
+    Owner {
+        table,
+        id: id.to_string(),
+        max_budget: entity.and_then(|e| max_budget(directory, e)),
+        label,
+        soft_budget: entity.and_then(|e| budget_field(directory, e, "soft_budget")),
+    }
 }
 
 /// A call's hold on its budgets. Dropped without `settle` (the call was refused or cancelled
@@ -109,10 +126,20 @@ impl Reservation {
         &self.owners
     }
 
-    /// Replaces the reservation with the call's real cost.
+    /// Replaces the reservation with the call's real cost. A soft budget this call crossed is
+    /// logged (a warning only, as in LiteLLM).
     pub fn settle(mut self, cost: f64) {
         for o in &self.owners {
             self.accounts.settle(o.table, &o.id, self.amount, cost);
+            if let Some(soft) = o.soft_budget {
+                let after = self.accounts.get(o.table, &o.id).spent();
+                if after >= soft && after - cost < soft {
+                    log::warn!(
+                        "soft budget crossed: {} has spent {after}, soft_budget {soft}",
+                        o.label
+                    );
+                }
+            }
         }
         self.settled = true;
     }
@@ -181,6 +208,7 @@ mod tests {
             id: id.into(),
             max_budget: max,
             label: format!("Key={id}"),
+            soft_budget: None,
         }
     }
 

@@ -159,3 +159,20 @@ def test_roles_on_admin_routes(mock, start_gateway, store_env):
     assert admin(gw, f"/key/info?key={other}", method="GET", key=viewer).status_code == 200
     assert admin(gw, "/key/generate", {}, key=viewer).status_code == 403
     assert admin(gw, "/key/delete", {"keys": [other]}, key=viewer).status_code == 403
+
+
+def test_access_groups_and_soft_budgets(mock, start_gateway):
+    grouped = priced_deployment(mock, "grouped")
+    grouped["model_info"] = {"access_groups": ["beta-models"]}
+    gw = start_gateway(basic_config(mock, priced_deployment(mock, "gpt-test"), grouped))
+    key = generate_key(gw, models=["beta-models"], soft_budget=0.01)
+    assert chat(gw, key, "hi [mock:usage=10,10]", model="grouped").status_code == 200
+    refused = chat(gw, key, model="gpt-test")
+    assert refused.status_code == 401 and "not allowed to access model" in refused.text
+    assert [m.id for m in gw.client(key=key).models.list()] == ["grouped"]
+    # 0.03 spent is over the soft budget: a warning, never a refusal.
+    deadline = time.monotonic() + 5
+    while "soft budget crossed" not in gw.log():
+        assert time.monotonic() < deadline, gw.log()
+        time.sleep(0.1)
+    assert chat(gw, key, "hi", model="grouped").status_code == 200
