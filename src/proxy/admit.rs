@@ -83,6 +83,12 @@ pub async fn admit(
         Operation::Embedding => "aembedding",
     };
     spend.started_ms = crate::store::now_ms();
+    if snapshot.config.general.store.store_prompts_in_spend_logs {
+        spend.keep_prompts = true;
+        spend.messages = ["messages", "prompt", "input"]
+            .iter()
+            .find_map(|k| client.get::<serde_json::Value>(k).ok().flatten());
+    }
     if let Some(k) = &spend.key {
         spend.key_spend_before = gateway
             .accountant

@@ -59,6 +59,9 @@ pub async fn whole(
     if let Some((usage, source)) = usage {
         record_usage(gateway, ctx, usage, source);
     }
+    if ctx.spend.keep_prompts {
+        ctx.spend.response = serde_json::from_slice(&body).ok();
+    }
     let head = response.as_ref().map(|r| r.header());
     let written = respond::json(session, ctx, status, body, head).await;
     if let Some(response) = response {

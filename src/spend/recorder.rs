@@ -31,6 +31,10 @@ pub struct CallSpend {
     pub key_spend_before: f64,
     /// Admitted past the budget checks: the call's end is accounted exactly once.
     pub accounted: bool,
+    /// `store_prompts_in_spend_logs`: the row keeps the request's messages and the answer.
+    pub keep_prompts: bool,
+    pub messages: Option<Value>,
+    pub response: Option<Value>,
 }
 
 /// How the call ended, as the row records it.
@@ -105,6 +109,9 @@ impl Accountant {
             started_ms,
             accounted: _,
             key_spend_before: _,
+            keep_prompts: _,
+            messages,
+            response,
         } = call;
         // The organization may come through the key's team: the row names the one the
         // budgets were held against, so the store adds the spend where it was checked.
@@ -155,8 +162,8 @@ impl Accountant {
             cache_hit: "False".to_string(),
             request_tags: tags,
             status: if end.success { "success" } else { "failure" }.to_string(),
-            messages: Value::Object(Default::default()),
-            response: Value::Object(Default::default()),
+            messages: messages.unwrap_or_else(|| Value::Object(Default::default())),
+            response: response.unwrap_or_else(|| Value::Object(Default::default())),
             budget_ids: Vec::new(),
         };
         self.queue.push(row);

@@ -176,3 +176,20 @@ def test_access_groups_and_soft_budgets(mock, start_gateway):
         assert time.monotonic() < deadline, gw.log()
         time.sleep(0.1)
     assert chat(gw, key, "hi", model="grouped").status_code == 200
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_prompts_reach_spend_logs_only_when_asked(mock, start_gateway, keep):
+    c = config(mock)
+    if keep:
+        c["general_settings"]["store_prompts_in_spend_logs"] = True
+    gw = start_gateway(c)
+    key = generate_key(gw)
+    assert chat(gw, key, "a secret prompt").status_code == 200
+    row = wait_for_rows(gw, 1, api_key=key)[0]
+    if keep:
+        assert row["messages"] == [{"role": "user", "content": "a secret prompt"}]
+        assert row["response"]["choices"][0]["message"]["content"]
+    else:
+        assert row["messages"] == {} and row["response"] == {}
+        assert "a secret prompt" not in str(row)
