@@ -8,6 +8,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use tollgate::auth::directory::Directory;
 use tollgate::auth::{self, hash_key, MasterKey};
+use tollgate::limits::plan::{self, GatewayLimits};
+use tollgate::limits::Limiter;
 use tollgate::spend::accounts::Accounts;
 use tollgate::spend::ledger;
 use tollgate::store::{Entity, Table};
@@ -53,7 +55,14 @@ fn bench(c: &mut Criterion) {
     headers.insert("authorization", "Bearer sk-bench-4242".parse().unwrap());
     c.bench_function("key lookup and checks (100k keys)", |b| {
         b.iter(|| {
-            let caller = auth::authenticate(Some(&master), &d, black_box(&headers), 1).unwrap();
+            let caller = auth::authenticate(
+                Some(&master),
+                &d,
+                black_box(&headers),
+                auth::KeyPlaces::default(),
+                1,
+            )
+            .unwrap();
             let auth::Caller::Key(k) = caller else {
                 panic!("not a key")
             };
@@ -68,6 +77,28 @@ fn bench(c: &mut Criterion) {
             let owners = ledger::owners(&d, Some(&key), None);
             let hold = ledger::reserve(&accounts, owners, black_box(0.01), 422).unwrap();
             hold.settle(0.001);
+        })
+    });
+    // A key with rpm, tpm and parallel limits, counted in memory (no Redis): plan, take, finish.
+    let limited = auth::keys::KeyCaller {
+        token: hash_key("sk-bench-4242"),
+        key: Arc::new(entity(
+            hash_key("sk-bench-4242"),
+            json!({"rpm_limit": u64::MAX / 4, "tpm_limit": u64::MAX / 4, "max_parallel_requests": 1_000_000}),
+        )),
+    };
+    let limiter = Limiter::new(None);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let no_gateway_limits = GatewayLimits::default();
+    c.bench_function("rate limits take and finish (rpm, tpm, parallel; local)", |b| {
+        b.iter(|| {
+            let limits = plan::for_call(&d, Some(&limited), None, "gpt-4o-mini", &no_gateway_limits);
+            let taken = runtime
+                .block_on(limiter.take("req", limits, black_box(300), 60_000))
+                .unwrap();
+            limiter.finish(taken, Some(250));
         })
     });
 }
