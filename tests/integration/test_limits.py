@@ -80,3 +80,25 @@ def test_a_deployment_at_its_rpm_is_skipped_for_another(mock, start_gateway):
     # A group whose only deployment is at its rpm answers 429.
     answers = [chat(gw, MASTER_KEY, model="solo").status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429], answers
+
+
+def test_team_end_user_and_per_model_limits(mock, start_gateway):
+    gw = start_gateway(basic_config(mock, openai_deployment(mock, "gpt-test"), openai_deployment(mock, "other")))
+    from keys_helpers import admin
+
+    team = admin(gw, "/team/new", {"team_alias": "t", "rpm_limit": 2}).json()["team_id"]
+    team_key = generate_key(gw, team_id=team)
+    assert [chat(gw, team_key).status_code for _ in range(3)] == [200, 200, 429]
+    assert "Rate limit exceeded for team" in chat(gw, team_key).text
+
+    assert admin(gw, "/customer/new", {"user_id": "eu-1", "rpm_limit": 1}).status_code == 200
+    free_key = generate_key(gw)
+    assert [chat(gw, free_key, user="eu-1").status_code for _ in range(2)] == [200, 429]
+    assert chat(gw, free_key).status_code == 200, "the end user's limit is its own"
+
+    model_key = generate_key(gw, model_rpm_limit={"gpt-test": 2})
+    first = chat(gw, model_key)
+    assert first.headers["x-litellm-key-remaining-requests-gpt-test"] == "1"
+    assert chat(gw, model_key).status_code == 200
+    assert chat(gw, model_key).status_code == 429
+    assert chat(gw, model_key, model="other").status_code == 200, "other models are not limited"
