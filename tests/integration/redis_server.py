@@ -7,11 +7,7 @@ import subprocess
 import tempfile
 import time
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port
 
 
 class RedisServer:
@@ -21,7 +17,7 @@ class RedisServer:
             raise RuntimeError("redis-server not found: install redis-server (.ci/run does)")
         self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="tollgate-redis-")
-        self.port = _free_port()
+        self.port = free_port()
         self.proc = None
         self.start()
 

@@ -37,14 +37,17 @@ def test_passthrough_needs_the_gateway_key(mock, start_gateway):
     assert mock.count() == before
 
 
-def test_gemini_passthrough_uses_the_gateway_google_key(mock, start_gateway):
-    cfg = {
+def gemini_config(mock):
+    return {
         "model_list": [
             {"model_name": "gem", "litellm_params": {"model": "gemini/gemini-2.0-flash", "api_base": f"{mock.base}/v1beta", "api_key": "google-key-1"}}
         ],
         "general_settings": {"master_key": MASTER_KEY},
     }
-    gw = start_gateway(cfg)
+
+
+def test_gemini_passthrough_uses_the_gateway_google_key(mock, start_gateway):
+    gw = start_gateway(gemini_config(mock))
     mock.clear()
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
     r = gw.post("/gemini/v1beta/models/gemini-2.0-flash:generateContent", body)
@@ -78,13 +81,7 @@ def test_anthropic_passthrough_uses_the_gateway_anthropic_key(mock, start_gatewa
 
 def test_gemini_routes_take_the_gateway_key_as_google_clients_send_it(mock, start_gateway):
     """`x-goog-api-key` or `?key=`, as Google's SDKs send a key; neither reaches Google."""
-    cfg = {
-        "model_list": [
-            {"model_name": "gem", "litellm_params": {"model": "gemini/gemini-2.0-flash", "api_base": f"{mock.base}/v1beta", "api_key": "google-key-1"}}
-        ],
-        "general_settings": {"master_key": MASTER_KEY},
-    }
-    gw = start_gateway(cfg)
+    gw = start_gateway(gemini_config(mock))
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
     path = "/gemini/v1beta/models/gemini-2.0-flash:generateContent"
     mock.clear()
