@@ -37,6 +37,26 @@ impl ConfigReloader {
             log::warn!("config: {w}");
         }
         let snapshot = Snapshot::compile(loaded.config, &self.gateway.states)?;
+        let running = self.gateway.snapshot.load();
+        // Connections to the store and to Redis are opened once, at start.
+        if snapshot.config.router.redis != running.config.router.redis
+            || snapshot
+                .config
+                .general
+                .database_url
+                .as_ref()
+                .map(|u| u.expose())
+                != running
+                    .config
+                    .general
+                    .database_url
+                    .as_ref()
+                    .map(|u| u.expose())
+        {
+            log::warn!(
+                "config reload: the Redis or database settings changed; they take effect at the next restart"
+            );
+        }
         let aliases = snapshot.models.aliases().len();
         self.gateway.snapshot.store(Arc::new(snapshot));
         Ok(aliases)
