@@ -149,6 +149,12 @@ fn main() -> ExitCode {
         ));
     }
     server.add_service(pingora::services::background::background_service(
+        "drain watch",
+        tollgate::services::drain::DrainWatch {
+            gateway: Arc::clone(&gateway),
+        },
+    ));
+    server.add_service(pingora::services::background::background_service(
         "health checks",
         HealthChecker {
             gateway: Arc::clone(&gateway),

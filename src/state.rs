@@ -15,7 +15,7 @@ use crate::store::{SpendRow, Store};
 use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -131,6 +131,8 @@ pub struct Gateway {
     pub limiter: Limiter,
     /// The Redis several nodes share, when configured.
     pub redis: Option<Arc<SharedRedis>>,
+    /// Shutdown (or the upgrade hand-over) has begun: probes answer 503.
+    pub draining: AtomicBool,
     /// Admitted calls whose spend row is not queued yet (the flusher waits for them at exit).
     pub in_flight: Arc<AtomicUsize>,
     /// The flusher's end of the spend queue, taken when it starts.
@@ -175,6 +177,7 @@ impl Gateway {
             },
             store,
             limiter: Limiter::new(redis.clone()),
+            draining: AtomicBool::new(false),
             redis,
             in_flight: Arc::default(),
             spend_rows: Mutex::new(Some(rows)),

@@ -1,5 +1,7 @@
 //! Bodies of the gateway's own endpoints (`/v1/models`, health), as LiteLLM shapes them.
 
+pub mod probes;
+
 use crate::router::ModelTable;
 use bytes::Bytes;
 use serde_json::json;
@@ -16,23 +18,6 @@ pub fn models_list(models: &ModelTable, allowed: impl Fn(&str) -> bool) -> Bytes
         )
         .collect();
     Bytes::from(json!({"data": data, "object": "list"}).to_string())
-}
-
-pub fn liveliness() -> Bytes {
-    Bytes::from_static(b"\"I'm alive!\"")
-}
-
-pub fn readiness() -> Bytes {
-    Bytes::from(
-        json!({
-            "status": "healthy",
-            "db": "Not connected",
-            "cache": null,
-            "litellm_version": env!("CARGO_PKG_VERSION"),
-            "success_callbacks": [],
-        })
-        .to_string(),
-    )
 }
 
 /// `GET /health`: every deployment as healthy or not, by the background health checks and

@@ -49,8 +49,17 @@ pub async fn serve(
         ctx.caller = caller;
     }
     let answer = match route {
-        Route::Liveliness => api::liveliness(),
-        Route::Readiness => api::readiness(),
+        Route::Liveliness | Route::Readiness => {
+            let (status, body) = if route == Route::Liveliness {
+                api::probes::liveliness(gateway)
+            } else {
+                api::probes::readiness(gateway).await
+            };
+            respond::json(session, ctx, status, body, None)
+                .await
+                .map_err(respond::client_gone)?;
+            return Ok(Next::Answered);
+        }
         Route::Health => api::health(&snapshot.models),
         Route::Models => match &ctx.caller {
             auth::Caller::Key(key) => api::models_list(&snapshot.models, |m| {

@@ -167,3 +167,17 @@ def test_health_endpoints(mock, start_gateway):
     assert httpx.get(gw.url("/health/liveness")).status_code == 200
     ready = httpx.get(gw.url("/health/readiness")).json()
     assert ready["status"] == "healthy"
+
+
+
+def test_readiness_checks_the_store_for_real(mock, start_gateway, pg_cluster):
+    gw = start_gateway(basic_config(mock), env={"DATABASE_URL": pg_cluster.create_database("ready")})
+    r = httpx.get(gw.url("/health/readiness"))
+    assert r.status_code == 200 and r.json()["db"] == "connected", r.text
+    pg_cluster.stop()
+    try:
+        r = httpx.get(gw.url("/health/readiness"), timeout=10)
+        assert r.status_code == 503 and r.json()["db"] == "Not connected", r.text
+    finally:
+        pg_cluster.start()
+    assert httpx.get(gw.url("/health/readiness"), timeout=10).json()["db"] == "connected"
