@@ -122,6 +122,11 @@ fn main() -> ExitCode {
     // The conf file was read above; Pingora would warn that it is ignoring the flag.
     let mut opt = cli.pingora;
     opt.conf = None;
+    let max_drain = std::time::Duration::from_secs(
+        server_conf
+            .grace_period_seconds
+            .unwrap_or(DEFAULT_DRAIN_SECS),
+    );
     let mut server = Server::new_with_opt_and_conf(opt, server_conf);
     server.bootstrap();
     if let Some(store) = &gateway.store {
@@ -134,8 +139,11 @@ fn main() -> ExitCode {
                 accounts,
                 rows: std::sync::Mutex::new(rows),
                 in_flight: Arc::clone(&gateway.in_flight),
+                open_requests: Arc::clone(&gateway.open_requests),
                 keep_rows: spend_logs_kept,
                 max_pending,
+                max_drain,
+                flushed: Arc::clone(&gateway.spend_flushed),
             },
         ));
     }
@@ -244,14 +252,17 @@ fn load_server_conf(opt: &Opt) -> Result<ServerConf, String> {
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
-            // Pingora waits 300 s after SIGTERM by default; without a load balancer to drain,
-            // a few seconds let in-flight calls finish without stalling `systemctl stop`.
-            grace_period_seconds: Some(1),
-            graceful_shutdown_timeout_seconds: Some(10),
+            // The longest drain after SIGTERM / SIGQUIT: calls in flight (long streams) get
+            // this long to finish; the process exits as soon as none is left (DrainWatch).
+            grace_period_seconds: Some(DEFAULT_DRAIN_SECS),
+            graceful_shutdown_timeout_seconds: Some(5),
             ..ServerConf::default()
         }),
     }
 }
+
+/// Pingora's own default is 300 s; an edge gateway's calls rarely run past a few minutes.
+const DEFAULT_DRAIN_SECS: u64 = 120;
 
 fn listen_addr(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {

@@ -133,6 +133,10 @@ pub struct Gateway {
     pub redis: Option<Arc<SharedRedis>>,
     /// Shutdown (or the upgrade hand-over) has begun: probes answer 503.
     pub draining: AtomicBool,
+    /// Requests being served (every route), for the drain before exit.
+    pub open_requests: Arc<AtomicUsize>,
+    /// The spend flusher wrote its last rows at shutdown (or there is no store).
+    pub spend_flushed: Arc<AtomicBool>,
     /// Admitted calls whose spend row is not queued yet (the flusher waits for them at exit).
     pub in_flight: Arc<AtomicUsize>,
     /// The flusher's end of the spend queue, taken when it starts.
@@ -178,6 +182,8 @@ impl Gateway {
             store,
             limiter: Limiter::new(redis.clone()),
             draining: AtomicBool::new(false),
+            open_requests: Arc::default(),
+            spend_flushed: Arc::default(),
             redis,
             in_flight: Arc::default(),
             spend_rows: Mutex::new(Some(rows)),

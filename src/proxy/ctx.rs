@@ -6,6 +6,7 @@ use crate::deployment::Deployment;
 use crate::lifecycle::{CallEvent, CallInfo, CallSummary, Observers};
 use crate::limits::CallLimits;
 use crate::spend::recorder::CallSpend;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,24 @@ pub struct RequestCtx {
     /// The timeout and retry count in effect (`x-litellm-timeout`, `x-litellm-max-retries`).
     pub timeout_used: Option<Duration>,
     pub max_retries_used: Option<u64>,
+    /// Counts this request as open until the context is dropped (however the request ends).
+    _open: Option<OpenRequest>,
+}
+
+/// One open request in the gateway's count; the drain before exit waits for none.
+pub struct OpenRequest(Arc<AtomicUsize>);
+
+impl OpenRequest {
+    pub fn new(count: &Arc<AtomicUsize>) -> OpenRequest {
+        count.fetch_add(1, Ordering::AcqRel);
+        OpenRequest(Arc::clone(count))
+    }
+}
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl RequestCtx {
@@ -74,6 +93,15 @@ impl RequestCtx {
             limits: CallLimits::default(),
             timeout_used: None,
             max_retries_used: None,
+            _open: None,
+        }
+    }
+
+    /// A context counted among the gateway's open requests.
+    pub fn counted(open: &Arc<AtomicUsize>) -> Self {
+        RequestCtx {
+            _open: Some(OpenRequest::new(open)),
+            ..RequestCtx::new()
         }
     }
 

@@ -1,5 +1,9 @@
-//! Marks the gateway as draining the moment a graceful shutdown (SIGTERM) or the upgrade
-//! hand-over (SIGQUIT) begins, so the health probes answer 503 while calls in flight finish.
+//! The drain before exit. When a graceful shutdown (SIGTERM) or the upgrade hand-over
+//! (SIGQUIT, the new process has the sockets) begins, Pingora stops accepting and, after its
+//! grace period, cancels whatever is still running. Calls in flight (long streams) must not be
+//! cut, nor their spend lost: so the grace period is the longest drain, and this service ends
+//! the process as soon as no request is open and the spend flusher has written its last rows,
+//! usually well before. Meanwhile the probes answer 503.
 
 use crate::state::Gateway;
 use async_trait::async_trait;
@@ -7,6 +11,9 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
+
+const POLL: Duration = Duration::from_millis(50);
 
 pub struct DrainWatch {
     pub gateway: Arc<Gateway>,
@@ -17,7 +24,18 @@ impl BackgroundService for DrainWatch {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         // `changed` also ends when the sender is gone: shutting down either way.
         let _ = shutdown.changed().await;
-        self.gateway.draining.store(true, Ordering::Release);
-        log::info!("draining: probes answer 503 while calls in flight finish");
+        let g = &self.gateway;
+        g.draining.store(true, Ordering::Release);
+        log::info!("draining: waiting for calls in flight to finish");
+        loop {
+            let open = g.open_requests.load(Ordering::Acquire);
+            let flushed = g.store.is_none() || g.spend_flushed.load(Ordering::Acquire);
+            if open == 0 && flushed {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        log::info!("drained: every call finished and its spend is written; exiting");
+        std::process::exit(0);
     }
 }

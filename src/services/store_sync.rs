@@ -23,8 +23,6 @@ const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// Changes are re-read this far back: a transaction that committed late (on another node)
 /// with an earlier `updated_ms` is still seen.
 const REFRESH_OVERLAP_MS: i64 = 5_000;
-/// Longest the service waits at shutdown for in-flight calls to queue their rows.
-const SHUTDOWN_DRAIN: Duration = Duration::from_secs(15);
 
 pub struct StoreSync {
     pub store: Arc<dyn Store>,
@@ -34,8 +32,15 @@ pub struct StoreSync {
     pub rows: Mutex<Option<mpsc::Receiver<SpendRow>>>,
     /// Admitted calls that have not yet queued their row.
     pub in_flight: Arc<AtomicUsize>,
+    /// Requests still being served: one may yet be admitted and queue a row.
+    pub open_requests: Arc<AtomicUsize>,
     pub keep_rows: bool,
     pub max_pending: usize,
+    /// Longest the service waits at shutdown for in-flight calls to queue their rows (the
+    /// process's whole drain).
+    pub max_drain: Duration,
+    /// Set once the last rows are written at shutdown.
+    pub flushed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Fills the directory and the accounts from the store (at start-up, before serving).
@@ -118,13 +123,15 @@ impl StoreSync {
 
     /// At shutdown: collect every row still coming from calls in flight, and flush them all.
     async fn drain(&self, rx: &mut mpsc::Receiver<SpendRow>, pending: &mut Vec<SpendRow>) {
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_DRAIN;
+        let deadline = tokio::time::Instant::now() + self.max_drain;
         loop {
             while let Ok(row) = rx.try_recv() {
                 pending.push(row);
             }
             self.flush(pending).await;
-            let done = self.in_flight.load(Ordering::Acquire) == 0 && rx.is_empty();
+            let done = self.in_flight.load(Ordering::Acquire) == 0
+                && self.open_requests.load(Ordering::Acquire) == 0
+                && rx.is_empty();
             if (done && pending.is_empty()) || tokio::time::Instant::now() >= deadline {
                 break;
             }
@@ -138,6 +145,7 @@ impl StoreSync {
         } else {
             log::info!("spend rows flushed");
         }
+        self.flushed.store(true, Ordering::Release);
     }
 
     /// Takes what changed in the store since the last look; returns the new high-water mark.

@@ -104,6 +104,48 @@ def test_sigterm_during_load_loses_no_counted_call(mock, start_gateway):
     assert chat(again, key).status_code == 200, "the key survives the restart"
 
 
+def test_sigterm_lets_every_call_in_flight_finish_then_exits(mock, start_gateway):
+    """Calls and streams longer than any fixed grace period all finish; the process exits 0
+    as soon as they have and their rows are written."""
+    db = os.path.join(tempfile.mkdtemp(prefix="tollgate-db-"), "tollgate.db")
+    config = basic_config(mock, priced_deployment(mock))
+    gw = start_gateway(config, env={"TOLLGATE_DB_PATH": db})
+    key = generate_key(gw)
+    mock.clear()
+
+    def call(_):
+        return chat(gw, key, "hi [mock:usage=10,10] [mock:delay_ms=2500]")
+
+    def stream(_):
+        body = {"model": "gpt-test", "stream": True,
+                "messages": [{"role": "user", "content": "hi [mock:chunks=10] [mock:chunk_delay_ms=250]"}]}
+        with httpx.stream("POST", gw.url("/v1/chat/completions"), json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {key}"}) as r:
+            return r.status_code, r.read().decode(), r.headers.get("x-litellm-call-id")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=14) as pool:
+        calls = [pool.submit(call, i) for i in range(10)]
+        streams = [pool.submit(stream, i) for i in range(4)]
+        deadline = time.monotonic() + 10
+        while len(mock.requests()) < 14:  # every call has reached the provider
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        signalled = time.monotonic()
+        gw.proc.send_signal(signal.SIGTERM)
+        answers = [f.result() for f in calls]
+        streamed = [f.result() for f in streams]
+    assert [a.status_code for a in answers] == [200] * 10, [a.text for a in answers]
+    for status, text, _ in streamed:
+        assert status == 200 and text.rstrip().endswith("data: [DONE]"), text[-200:]
+    assert gw.proc.wait(timeout=30) == 0
+    assert time.monotonic() - signalled < 15, "the drain should end once the calls have"
+
+    again = start_gateway(config, env={"TOLLGATE_DB_PATH": db})
+    ids = {r["request_id"] for r in spend_logs(again, api_key=key)}
+    served = {a.headers["x-litellm-call-id"] for a in answers} | {s[2] for s in streamed}
+    assert served <= ids, "every call that finished has its spend row"
+
+
 def test_store_file_holds_no_raw_key(mock, start_gateway):
     db = os.path.join(tempfile.mkdtemp(prefix="tollgate-db-"), "tollgate.db")
     gw = start_gateway(basic_config(mock, priced_deployment(mock)), env={"TOLLGATE_DB_PATH": db})
