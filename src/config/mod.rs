@@ -4,6 +4,7 @@
 //! with its YAML path. The request path never sees this type: `crate::snapshot` compiles it into
 //! the runtime tables that are swapped in whole.
 
+pub mod cache;
 mod model_list;
 pub mod reliability;
 mod settings;

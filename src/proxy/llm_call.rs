@@ -6,7 +6,7 @@
 use super::ctx::Inbound;
 use super::ctx::RequestCtx;
 use super::group::{self, Job, MockTesting};
-use super::{admit, batch, body, deliver, inbound};
+use super::{admit, batch, body, cached, deliver, inbound};
 use crate::canonical::gateway_params::GatewayParams;
 use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
@@ -38,6 +38,11 @@ pub async fn handle(
     admit::admit(gateway, snapshot, ctx, client, &resolved, op, prompt_tokens).await?;
     ctx.admitted = true;
     ctx.emit(&gateway.observers, CallEvent::Admitted);
+    let mut bodies = bodies;
+    if cached::answered(gateway, snapshot, session, ctx, op, &mut bodies, &resolved).await? {
+        return Ok(());
+    }
+    let client = bodies.client();
     let timeout = requested_timeout(session, client)?;
     let mock_testing = mock_testing(snapshot, ctx, client);
     let job = Job {
@@ -53,7 +58,10 @@ pub async fn handle(
     let mut fallbacks: Option<Vec<String>> = None;
     loop {
         let failure = match group::run(&job, session, ctx, &resolved).await {
-            Ok(_committed) => return Ok(()),
+            Ok(_committed) => {
+                cached::finish(ctx);
+                return Ok(());
+            }
             Err(failure) => failure,
         };
         let class = FailureClass::of(&failure.error);
