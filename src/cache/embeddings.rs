@@ -5,6 +5,9 @@ use super::entry::{AnswerKind, CachedAnswer};
 use crate::canonical::request::Operation;
 use serde_json::{json, Map, Value};
 
+/// Entries to store: key and answer.
+pub type Entries = Vec<(String, CachedAnswer)>;
+
 /// The inputs of an embeddings request and their keys.
 #[derive(Debug)]
 pub struct EmbeddingPlan {
@@ -78,7 +81,7 @@ impl EmbeddingPlan {
 
     /// The entries to store from the provider's answer for the missing items, and the whole
     /// answer for the client (the cached items merged in, in order) when some were cached.
-    pub fn take_answer(&self, body: &[u8]) -> Option<(Vec<(String, CachedAnswer)>, Option<Value>)> {
+    pub fn take_answer(&self, body: &[u8]) -> Option<(Entries, Option<Value>)> {
         let mut answer: Value = serde_json::from_slice(body).ok()?;
         let missing = self.missing();
         let data = answer.get("data")?.as_array()?;

@@ -338,3 +338,57 @@ def store_env(request):
     cluster = request.getfixturevalue("pg_cluster")
     name = "t_" + uuid.uuid4().hex[:16]
     return {"DATABASE_URL": cluster.create_database(name)}
+
+
+class RedisServer:
+    """A throwaway `redis-server` on a free loopback port, without persistence."""
+
+    def __init__(self):
+        import shutil
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed (.ci/run installs it)")
+        self.dir = tempfile.mkdtemp(prefix="tollgate-redis-")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.close()
+        raise RuntimeError("redis-server did not come up")
+
+    def command(self, *args: str) -> bytes:
+        """One command, its raw RESP reply."""
+        parts = [f"*{len(args)}\r\n".encode()]
+        for a in args:
+            parts.append(f"${len(a.encode())}\r\n{a}\r\n".encode())
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+            s.sendall(b"".join(parts))
+            return s.recv(65536)
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer()
+    yield server
+    server.close()
