@@ -202,6 +202,10 @@ BARE_PORT=$(free_port "${BARE_PORT:-$((TOLLGATE_PORT + 1))}")
 while ((BARE_PORT == NGINX_PORT || BARE_PORT == TOLLGATE_PORT)); do
   BARE_PORT=$(free_port $((BARE_PORT + 1)))
 done
+CACHE_PORT=$(free_port $((BARE_PORT + 1)))
+while ((CACHE_PORT == NGINX_PORT || CACHE_PORT == TOLLGATE_PORT || CACHE_PORT == BARE_PORT)); do
+  CACHE_PORT=$(free_port $((CACHE_PORT + 1)))
+done
 
 # nginx: core 0, one worker, foreground master.
 USER_LINE=""
@@ -230,6 +234,19 @@ TOLLGATE_PID=$!
 PIDS+=("$TOLLGATE_PID:INT") # SIGTERM is Pingora's graceful shutdown; SIGINT is the fast one
 wait_http "http://127.0.0.1:$TOLLGATE_PORT/health/liveliness" tollgate "$TOLLGATE_PID"
 
+# tollgate-cache: a second gateway, the same config plus the in-memory response cache, so
+# every measured request is a cache hit (only the sanity check's first ones reach the mock).
+{
+  cat "$TMP/tollgate.yaml"
+  printf 'litellm_settings:\n  cache: true\n  cache_params: {type: local}\n'
+} >"$TMP/tollgate-cache.yaml"
+TOLLGATE_DB_PATH="$TMP/tollgate-cache.db" RUST_LOG=${RUST_LOG:-warn} taskset -c "$PROXY_CORE" "$BIN/tollgate" \
+  --config "$TMP/tollgate-cache.yaml" --port "$CACHE_PORT" --host 127.0.0.1 -c "$TMP/pingora.yaml" \
+  >"$TMP/tollgate-cache.log" 2>&1 &
+CACHE_PID=$!
+PIDS+=("$CACHE_PID:INT")
+wait_http "http://127.0.0.1:$CACHE_PORT/health/liveliness" tollgate-cache "$CACHE_PID"
+
 # The bare Pingora proxy: core 0, one worker thread, every request to the mock.
 render "$HERE/configs/bare-pingora.yaml.in" "$TMP/bare-pingora.yaml"
 RUST_LOG=${RUST_LOG:-warn} taskset -c "$PROXY_CORE" "$BIN/tollgate-bare-proxy" \
@@ -241,7 +258,7 @@ wait_http "http://127.0.0.1:$BARE_PORT/__mock/health" bare-pingora "$BARE_PID"
 
 # $! must be the server itself (RSS is read from it, and it is what gets stopped).
 for entry in "mock:$MOCK_PID:tollgate-mock" "nginx:$NGINX_PID:nginx" "tollgate:$TOLLGATE_PID:tollgate" \
-  "bare-pingora:$BARE_PID:tollgate-bare-proxy"; do
+  "bare-pingora:$BARE_PID:tollgate-bare-proxy" "tollgate-cache:$CACHE_PID:tollgate"; do
   IFS=: read -r name pid exe <<<"$entry"
   [[ $(readlink "/proc/$pid/exe" || true) == */"$exe" ]] ||
     die "pid $pid is not $name ($(readlink "/proc/$pid/exe" || true))"
@@ -255,13 +272,14 @@ log "tollgate pid $TOLLGATE_PID: $TOLLGATE_THREADS OS threads on cpu $TOLLGATE_A
 
 # tollgate-key: the same gateway called with a virtual key (auth from the in-memory directory,
 # a budget hold and settlement, a spend row queued and flushed) instead of the master key.
-TARGETS=(direct nginx bare-pingora tollgate tollgate-key)
+TARGETS=(direct nginx bare-pingora tollgate tollgate-key tollgate-cache)
 declare -A URL AUTH
 URL[direct]="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"
 URL[nginx]="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
 URL[bare-pingora]="http://127.0.0.1:$BARE_PORT/v1/chat/completions"
 URL[tollgate]="http://127.0.0.1:$TOLLGATE_PORT/v1/chat/completions"
 URL[tollgate-key]=${URL[tollgate]}
+URL[tollgate-cache]="http://127.0.0.1:$CACHE_PORT/v1/chat/completions"
 # The same header everywhere (the mock, nginx and the bare proxy ignore it), so
 # every target gets byte-identical requests; only Tollgate checks it.
 for t in "${TARGETS[@]}"; do AUTH[$t]=$MASTER_KEY; done
@@ -288,6 +306,7 @@ RSS_IDLE[tollgate]=$(rss_kb "$TOLLGATE_PID")
 RSS_IDLE[tollgate-key]=${RSS_IDLE[tollgate]}
 RSS_IDLE[nginx]=$(rss_kb $(nginx_pids))
 RSS_IDLE[bare-pingora]=$(rss_kb "$BARE_PID")
+RSS_IDLE[tollgate-cache]=$(rss_kb "$CACHE_PID")
 
 # ---------------------------------------------------------- sanity checks --
 
@@ -332,6 +351,7 @@ server_pids() { # target
     nginx) nginx_pids ;;
     bare-pingora) echo "$BARE_PID" ;;
     tollgate | tollgate-key) echo "$TOLLGATE_PID" ;;
+    tollgate-cache) echo "$CACHE_PID" ;;
     *) die "unknown target $1" ;;
   esac
 }
@@ -428,7 +448,7 @@ proc_ticks() { # pid [children]: utime+stime (+cutime+cstime), in clock ticks
 }
 our_ticks() {
   local total=0 pid
-  for pid in "$MOCK_PID" $(nginx_pids) "$TOLLGATE_PID" "$BARE_PID"; do
+  for pid in "$MOCK_PID" $(nginx_pids) "$TOLLGATE_PID" "$BARE_PID" "$CACHE_PID"; do
     total=$((total + $(proc_ticks "$pid")))
   done
   echo $((total + $(proc_ticks $$ children)))
@@ -492,10 +512,12 @@ done
 kill -0 "$TOLLGATE_PID" 2>/dev/null || die "tollgate died during the run"
 kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
 kill -0 "$BARE_PID" 2>/dev/null || die "the bare pingora proxy died during the run"
+kill -0 "$CACHE_PID" 2>/dev/null || die "tollgate-cache died during the run"
 RSS_AFTER[tollgate]=$(rss_kb "$TOLLGATE_PID")
 RSS_AFTER[tollgate-key]=${RSS_AFTER[tollgate]}
 RSS_AFTER[nginx]=$(rss_kb $(nginx_pids))
 RSS_AFTER[bare-pingora]=$(rss_kb "$BARE_PID")
+RSS_AFTER[tollgate-cache]=$(rss_kb "$CACHE_PID")
 
 # ----------------------------------------------------------------- table --
 
