@@ -43,7 +43,8 @@ pub struct CallCache {
 }
 
 /// The cache's part in this call, or `None` when it has none (caching off, a call type not
-/// cached, a longer conversation than `max_messages`, opt-in mode without opting in).
+/// cached, a longer conversation than `max_messages`, opt-in mode without opting in, a
+/// request-level `mock_response`).
 pub fn plan(
     backend: Option<&Arc<dyn CacheBackend>>,
     settings: &CacheSettings,
@@ -57,7 +58,8 @@ pub fn plan(
         Operation::Completion => settings.calls.completion,
         Operation::Embedding => settings.calls.embedding,
     };
-    if !settings.enabled || !cached {
+    // A request's own `mock_response` is an answer chosen by the caller, not the model's.
+    if !settings.enabled || !cached || client.gateway.mock_response.is_some() {
         return None;
     }
     let controls = CacheControls::read(client.gateway.cache.as_ref(), cache_control_header);

@@ -298,3 +298,117 @@ impl CacheBackend for LazyRedis {
         c.ping().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::entry::AnswerKind;
+    use bytes::Bytes;
+
+    /// A throwaway `redis-server` on a free loopback port; `None` when it is not installed.
+    struct Server {
+        child: std::process::Child,
+        port: u16,
+        dir: std::path::PathBuf,
+    }
+
+    impl Server {
+        fn start() -> Option<Server> {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port();
+            let dir = std::env::temp_dir().join(format!("tollgate-redis-unit-{port}"));
+            std::fs::create_dir_all(&dir).ok()?;
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .ok()?;
+            Some(Server { child, port, dir })
+        }
+
+        async fn connection(&self) -> redis::aio::MultiplexedConnection {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{}", self.port)).unwrap();
+            for _ in 0..100 {
+                if let Ok(c) = client.get_multiplexed_async_connection().await {
+                    return c;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("redis-server did not come up");
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn answer(text: &'static [u8]) -> CachedAnswer {
+        CachedAnswer::new(AnswerKind::Whole, Bytes::from_static(text))
+    }
+
+    #[tokio::test]
+    async fn entries_round_trip_expire_and_flush_only_the_cache() {
+        let Some(server) = Server::start() else {
+            eprintln!("redis-server not installed; skipped");
+            return;
+        };
+        let mut conn = server.connection().await;
+        let cache = RedisCache::new(conn.clone(), Duration::from_millis(500));
+        let (k1, k2) = ("a".repeat(64), format!("ns:{}", "b".repeat(64)));
+        cache.put(&k1, answer(b"one"), None).await;
+        cache
+            .put(&k2, answer(b"two"), Some(Duration::from_millis(100)))
+            .await;
+        assert_eq!(&cache.get(&k1).await.unwrap().body[..], b"one");
+        let both = cache.get_many(&[k1.clone(), k2.clone(), "x".into()]).await;
+        assert!(both[0].is_some() && both[1].is_some() && both[2].is_none());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(cache.get(&k2).await.is_none(), "the entry outlived its TTL");
+
+        let _: () = redis::cmd("SET")
+            .arg("limits:key")
+            .arg("7")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        cache.flush().await.unwrap();
+        assert!(cache.get(&k1).await.is_none());
+        let other: Option<String> = redis::cmd("GET")
+            .arg("limits:key")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            other.as_deref(),
+            Some("7"),
+            "flush removed a key that is not the cache's"
+        );
+        cache.put(&k1, answer(b"one"), None).await;
+        assert_eq!(cache.delete(std::slice::from_ref(&k1)).await, Ok(1));
+    }
+
+    #[tokio::test]
+    async fn a_server_gone_is_a_miss_within_the_timeout() {
+        let Some(server) = Server::start() else {
+            return;
+        };
+        let conn = server.connection().await;
+        drop(server);
+        let cache = RedisCache::new(conn, Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        assert!(cache.get(&"c".repeat(64)).await.is_none());
+        cache.put("k", answer(b"x"), None).await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(cache.ping().await.is_err());
+    }
+}
