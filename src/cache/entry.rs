@@ -163,13 +163,28 @@ fn split_events(body: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// Whether captured stream bytes end the way a clean stream does.
+/// Whether captured stream bytes end the way a clean stream does: a choice finished (a
+/// provider that hung up early still gets `[DONE]` from the gateway) and `[DONE]` last.
 pub fn ended_cleanly(stream: &[u8]) -> bool {
     let trimmed = stream
         .iter()
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(&stream[..0], |i| &stream[..=i]);
-    trimmed.ends_with(b"data: [DONE]")
+    trimmed.ends_with(b"data: [DONE]") && has_finish_reason(stream)
+}
+
+/// A `"finish_reason"` with a string value somewhere in the stream.
+fn has_finish_reason(stream: &[u8]) -> bool {
+    const NAME: &[u8] = b"\"finish_reason\":";
+    let mut rest = stream;
+    while let Some(i) = rest.windows(NAME.len()).position(|w| w == NAME) {
+        rest = &rest[i + NAME.len()..];
+        let value = rest.iter().position(|b| !b.is_ascii_whitespace());
+        if value.is_some_and(|v| rest[v] == b'"') {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -190,9 +205,11 @@ mod tests {
 
     #[test]
     fn a_stream_replays_event_by_event_with_the_new_id() {
-        let stored = b"data: {\"id\":\"old\",\"model\":\"up\",\"choices\":[]}\n\ndata: {\"id\":\"old\",\"model\":\"up\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]\n\n";
+        let stored = b"data: {\"id\":\"old\",\"model\":\"up\",\"choices\":[{\"finish_reason\":null}]}\n\ndata: {\"id\":\"old\",\"model\":\"up\",\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\": \"stop\"}]}\n\ndata: [DONE]\n\n";
         assert!(ended_cleanly(stored));
         assert!(!ended_cleanly(&stored[..40]));
+        let unfinished = b"data: {\"choices\":[{\"finish_reason\":null}]}\n\ndata: [DONE]\n\n";
+        assert!(!ended_cleanly(unfinished), "no choice finished: cut short");
         let events = stream_events_for(stored, "alias", "chatcmpl-new");
         assert_eq!(events.len(), 3);
         assert!(events[1].starts_with(b"data: {"));
