@@ -343,14 +343,14 @@ def store_env(request):
 class RedisServer:
     """A throwaway `redis-server` on a free loopback port, without persistence."""
 
-    def __init__(self):
+    def __init__(self, port: int | None = None):
         import shutil
 
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (.ci/run installs it)")
         self.dir = tempfile.mkdtemp(prefix="tollgate-redis-")
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", self.dir],

@@ -273,3 +273,38 @@ def test_redis_down_is_a_miss_not_an_error(mock, start_gateway):
     assert mock.count() == before + 2
     r = httpx.get(gw.url("/cache/ping"), headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=30)
     assert r.status_code == 503
+
+
+def test_redis_killed_mid_test_is_misses_then_shared_again(mock, start_gateway):
+    from conftest import RedisServer
+
+    server = RedisServer()
+    try:
+        config = cache_config(mock)
+        config["litellm_settings"]["cache_params"] = {"type": "redis", "host": "127.0.0.1", "port": server.port}
+        gw = start_gateway(config)
+        client = gw.client()
+        before = mock.count()
+        ask(client, text="before the outage")
+        time.sleep(0.2)
+        ask(client, text="before the outage")
+        assert mock.count() == before + 1
+
+        server.close()
+        started = time.monotonic()
+        assert ask(client, text="before the outage").parse().choices[0].message.content
+        assert time.monotonic() - started < 3, "a dead Redis held the call up"
+        assert mock.count() == before + 2
+
+        server = RedisServer(port=server.port)
+        deadline = time.monotonic() + 10
+        while True:
+            n = mock.count()
+            ask(client, text="after the outage")
+            time.sleep(0.2)
+            ask(client, text="after the outage")
+            if mock.count() == n + 1 or time.monotonic() > deadline:
+                break
+        assert mock.count() == n + 1, "the cache did not come back with Redis"
+    finally:
+        server.close()
