@@ -1,7 +1,8 @@
-//! One LLM call, top to bottom: read and parse the body once → resolve the model group → the
-//! group's attempts (`group::run`: choose a deployment → translate → send → read the head →
-//! retry) → fall back to other groups while nothing has been sent → deliver. The commit point
-//! (`deliver::Committed`) ends the call: nothing is retried once the client got a byte.
+//! One LLM call, top to bottom: read and parse the body once → resolve the model group → admit
+//! → the response cache (a hit ends the call here) → the group's attempts (`group::run`: choose
+//! a deployment → translate → send → read the head → retry) → fall back to other groups while
+//! nothing has been sent → deliver. The commit point (`deliver::Committed`) ends the call:
+//! nothing is retried once the client got a byte.
 
 use super::ctx::Inbound;
 use super::ctx::RequestCtx;
@@ -26,7 +27,7 @@ pub async fn handle(
 ) -> Result<(), GatewayError> {
     let raw =
         body::read_bounded(session, snapshot.max_request_bytes, snapshot.body_timeout).await?;
-    let bodies = inbound::parse(raw, op, ctx.inbound)?;
+    let mut bodies = inbound::parse(raw, op, ctx.inbound)?;
     let client = bodies.client();
     if ctx.inbound == Inbound::OpenAi {
         if let Some(aliases) = batch::aliases(snapshot, &client.model) {
@@ -38,7 +39,7 @@ pub async fn handle(
     admit::admit(gateway, snapshot, ctx, client, &resolved, op, prompt_tokens).await?;
     ctx.admitted = true;
     ctx.emit(&gateway.observers, CallEvent::Admitted);
-    let mut bodies = bodies;
+    // A cache hit answers here, before any deployment is chosen.
     if cached::answered(gateway, snapshot, session, ctx, op, &mut bodies, &resolved).await? {
         return Ok(());
     }
