@@ -102,6 +102,9 @@ fn cache_params(settings: &CacheSettings) -> Value {
     if settings.calls.embedding {
         types.extend(["embedding", "aembedding"]);
     }
+    if settings.calls.anthropic {
+        types.extend(["anthropic_messages", "aanthropic_messages"]);
+    }
     json!({
         "type": settings.configured_type,
         "namespace": settings.namespace,

@@ -5,6 +5,7 @@
 use super::controls::CacheControls;
 use super::embeddings::EmbeddingPlan;
 use super::entry::{self, AnswerKind, CachedAnswer};
+use super::key::CallKind;
 use super::CacheBackend;
 use crate::canonical::request::Operation;
 use crate::canonical::{RequestBody, Usage};
@@ -30,7 +31,7 @@ pub struct CallCache {
     backend: Arc<dyn CacheBackend>,
     /// The request's key (`x-litellm-cache-key`).
     pub key: String,
-    op: Operation,
+    call: CallKind,
     controls: CacheControls,
     ttl: Option<Duration>,
     max_entry_bytes: usize,
@@ -49,14 +50,17 @@ pub fn plan(
     backend: Option<&Arc<dyn CacheBackend>>,
     settings: &CacheSettings,
     op: Operation,
+    anthropic: bool,
     client: &RequestBody,
     cache_control_header: Option<&str>,
 ) -> Option<CallCache> {
     let backend = backend?;
-    let cached = match op {
-        Operation::Chat => settings.calls.chat,
-        Operation::Completion => settings.calls.completion,
-        Operation::Embedding => settings.calls.embedding,
+    let call = CallKind::of(op, anthropic);
+    let cached = match call {
+        CallKind::Chat => settings.calls.chat,
+        CallKind::Completion => settings.calls.completion,
+        CallKind::Embedding => settings.calls.embedding,
+        CallKind::AnthropicMessages => settings.calls.anthropic,
     };
     // A request's own `mock_response` is an answer chosen by the caller, not the model's.
     if !settings.enabled || !cached || client.gateway.mock_response.is_some() {
@@ -86,9 +90,9 @@ pub fn plan(
                 .and_then(Value::as_str)
         })
         .or(settings.namespace.as_deref());
-    let key = super::key::cache_key(op, body, None, namespace);
-    let embedding = match op {
-        Operation::Embedding => Some(EmbeddingPlan::new(body, namespace)?),
+    let key = super::key::cache_key(call, body, None, namespace);
+    let embedding = match call {
+        CallKind::Embedding => Some(EmbeddingPlan::new(body, namespace)?),
         _ => None,
     };
     let ttl = controls
@@ -98,7 +102,7 @@ pub fn plan(
     Some(CallCache {
         backend: Arc::clone(backend),
         key,
-        op,
+        call,
         ttl,
         max_entry_bytes: settings.max_entry_bytes as usize,
         stream: client.stream,
@@ -132,8 +136,9 @@ impl CallCache {
         if !found.younger_than(self.controls.max_age, crate::store::now_ms()) {
             return None;
         }
-        let prefix = match self.op {
-            Operation::Completion => "cmpl-",
+        let prefix = match self.call {
+            CallKind::Completion => "cmpl-",
+            CallKind::AnthropicMessages => "msg_",
             _ => "chatcmpl-",
         };
         let id = entry::fresh_id(prefix);
@@ -193,10 +198,11 @@ impl CallCache {
         self.streamed.extend_from_slice(bytes);
     }
 
-    /// The call ended with a whole answer sent (`success`): stores what it may, in the
-    /// background, so the caller never waits on the backend. A stream is stored only whole,
-    /// through its `[DONE]`.
-    pub fn finish(self, success: bool) {
+    /// The call ended with a whole answer sent (`success`): stores what it may. The client
+    /// already has its answer; its next request on this connection comes after the store (a
+    /// shared backend's writes are bounded by its timeout). A stream is stored only whole,
+    /// through its end.
+    pub async fn finish(self, success: bool) {
         if !success || self.controls.no_store {
             return;
         }
@@ -204,18 +210,19 @@ impl CallCache {
         if let Some(body) = self.whole {
             entries.push((self.key.clone(), CachedAnswer::new(AnswerKind::Whole, body)));
         }
-        if !self.overflow && !self.streamed.is_empty() && entry::ended_cleanly(&self.streamed) {
+        let anthropic = self.call == CallKind::AnthropicMessages;
+        if !self.overflow
+            && !self.streamed.is_empty()
+            && entry::ended_cleanly(&self.streamed, anthropic)
+        {
             let body = self.streamed.freeze();
             entries.push((self.key, CachedAnswer::new(AnswerKind::Stream, body)));
         }
         if entries.is_empty() {
             return;
         }
-        let (backend, ttl) = (self.backend, self.ttl);
-        tokio::spawn(async move {
-            for (key, answer) in entries {
-                backend.put(&key, answer, ttl).await;
-            }
-        });
+        for (key, answer) in entries {
+            self.backend.put(&key, answer, self.ttl).await;
+        }
     }
 }

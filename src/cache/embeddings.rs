@@ -2,7 +2,7 @@
 //! the provider for `[b]` only, and the answer is put back together in the client's order.
 
 use super::entry::{AnswerKind, CachedAnswer};
-use crate::canonical::request::Operation;
+use super::key::CallKind;
 use serde_json::{json, Map, Value};
 
 /// Entries to store: key and answer.
@@ -34,7 +34,7 @@ impl EmbeddingPlan {
         }
         let keys = items
             .iter()
-            .map(|item| super::key::cache_key(Operation::Embedding, body, Some(item), namespace))
+            .map(|item| super::key::cache_key(CallKind::Embedding, body, Some(item), namespace))
             .collect();
         let cached = vec![None; items.len()];
         Some(EmbeddingPlan {

@@ -103,45 +103,58 @@ pub fn whole_for(body: &[u8], alias: &str, id: &str) -> Option<(Bytes, Value)> {
     Some((Bytes::from(bytes), v))
 }
 
-/// A cached stream's events for this caller, one per item, each with the new `id` and `model`.
+/// A cached stream's events for this caller, one per item, each with the new `id` and `model`
+/// (at the top of OpenAI's chunks, in `message` of Anthropic's `message_start`).
 pub fn stream_events_for(body: &[u8], alias: &str, id: &str) -> Vec<Bytes> {
-    let mut out = Vec::new();
-    for event in split_events(body) {
-        let Some(data) = event.strip_prefix(b"data: ") else {
-            out.push(event_bytes(event));
-            continue;
-        };
-        let replaced = serde_json::from_slice::<Value>(data)
-            .ok()
-            .and_then(|mut v| {
-                let obj = v.as_object_mut()?;
-                if obj.contains_key("id") {
-                    obj.insert("id".into(), Value::String(id.to_string()));
+    split_events(body)
+        .map(|event| {
+            let mut out = BytesMut::with_capacity(event.len() + 16);
+            for (i, line) in event.split(|b| *b == b'\n').enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b"\n");
                 }
-                if obj.contains_key("model") {
-                    obj.insert("model".into(), Value::String(alias.to_string()));
+                match line
+                    .strip_prefix(b"data: ")
+                    .and_then(|data| with_identity(data, alias, id))
+                {
+                    Some(json) => {
+                        out.extend_from_slice(b"data: ");
+                        out.extend_from_slice(&json);
+                    }
+                    None => out.extend_from_slice(line),
                 }
-                serde_json::to_vec(&v).ok()
-            });
-        match replaced {
-            Some(json) => {
-                let mut b = BytesMut::with_capacity(json.len() + 8);
-                b.extend_from_slice(b"data: ");
-                b.extend_from_slice(&json);
-                b.extend_from_slice(b"\n\n");
-                out.push(b.freeze());
             }
-            None => out.push(event_bytes(event)),
-        }
-    }
-    out
+            out.extend_from_slice(b"\n\n");
+            out.freeze()
+        })
+        .collect()
 }
 
-fn event_bytes(event: &[u8]) -> Bytes {
-    let mut b = BytesMut::with_capacity(event.len() + 2);
-    b.extend_from_slice(event);
-    b.extend_from_slice(b"\n\n");
-    b.freeze()
+/// One event's JSON with `id` and `model` replaced where it carries them.
+fn with_identity(data: &[u8], alias: &str, id: &str) -> Option<Vec<u8>> {
+    let mut v: Value = serde_json::from_slice(data).ok()?;
+    let obj = v.as_object_mut()?;
+    let mut changed = set_identity(obj, alias, id);
+    if let Some(Value::Object(message)) = obj.get_mut("message") {
+        changed |= set_identity(message, alias, id);
+    }
+    if !changed {
+        return None;
+    }
+    serde_json::to_vec(&v).ok()
+}
+
+fn set_identity(obj: &mut serde_json::Map<String, Value>, alias: &str, id: &str) -> bool {
+    let mut changed = false;
+    if obj.contains_key("id") {
+        obj.insert("id".into(), Value::String(id.to_string()));
+        changed = true;
+    }
+    if obj.contains_key("model") {
+        obj.insert("model".into(), Value::String(alias.to_string()));
+        changed = true;
+    }
+    changed
 }
 
 /// The events of an SSE body (separated by a blank line), without their separators.
@@ -164,21 +177,33 @@ fn split_events(body: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Whether captured stream bytes end the way a clean stream does: a choice finished (a
-/// provider that hung up early still gets `[DONE]` from the gateway) and `[DONE]` last.
-pub fn ended_cleanly(stream: &[u8]) -> bool {
+/// provider that hung up early still gets `[DONE]` from the gateway) and `[DONE]` last; for
+/// Anthropic's format, a `stop_reason` and `message_stop` last.
+pub fn ended_cleanly(stream: &[u8], anthropic: bool) -> bool {
     let trimmed = stream
         .iter()
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(&stream[..0], |i| &stream[..=i]);
-    trimmed.ends_with(b"data: [DONE]") && has_finish_reason(stream)
+    if anthropic {
+        let last = trimmed
+            .windows(2)
+            .rposition(|w| w == b"\n\n")
+            .map_or(trimmed, |i| &trimmed[i..]);
+        contains(last, b"message_stop") && has_string_value(stream, b"\"stop_reason\":")
+    } else {
+        trimmed.ends_with(b"data: [DONE]") && has_string_value(stream, b"\"finish_reason\":")
+    }
 }
 
-/// A `"finish_reason"` with a string value somewhere in the stream.
-fn has_finish_reason(stream: &[u8]) -> bool {
-    const NAME: &[u8] = b"\"finish_reason\":";
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A field `name` (with its quotes and colon) followed by a string value somewhere.
+fn has_string_value(stream: &[u8], name: &[u8]) -> bool {
     let mut rest = stream;
-    while let Some(i) = rest.windows(NAME.len()).position(|w| w == NAME) {
-        rest = &rest[i + NAME.len()..];
+    while let Some(i) = rest.windows(name.len()).position(|w| w == name) {
+        rest = &rest[i + name.len()..];
         let value = rest.iter().position(|b| !b.is_ascii_whitespace());
         if value.is_some_and(|v| rest[v] == b'"') {
             return true;
@@ -206,10 +231,23 @@ mod tests {
     #[test]
     fn a_stream_replays_event_by_event_with_the_new_id() {
         let stored = b"data: {\"id\":\"old\",\"model\":\"up\",\"choices\":[{\"finish_reason\":null}]}\n\ndata: {\"id\":\"old\",\"model\":\"up\",\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\": \"stop\"}]}\n\ndata: [DONE]\n\n";
-        assert!(ended_cleanly(stored));
-        assert!(!ended_cleanly(&stored[..40]));
+        assert!(ended_cleanly(stored, false));
+        assert!(!ended_cleanly(&stored[..40], false));
         let unfinished = b"data: {\"choices\":[{\"finish_reason\":null}]}\n\ndata: [DONE]\n\n";
-        assert!(!ended_cleanly(unfinished), "no choice finished: cut short");
+        assert!(
+            !ended_cleanly(unfinished, false),
+            "no choice finished: cut short"
+        );
+        let anthropic = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_old\",\"model\":\"up\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        assert!(ended_cleanly(anthropic, true));
+        assert!(!ended_cleanly(&anthropic[..120], true));
+        let events = stream_events_for(anthropic, "alias", "msg_new");
+        assert_eq!(events.len(), 3);
+        assert!(events[0].starts_with(b"event: message_start\ndata: {"));
+        let data = &events[0][events[0].iter().position(|b| *b == b'{').unwrap()..];
+        let v: Value = serde_json::from_slice(data.trim_ascii_end()).unwrap();
+        assert_eq!(v["message"]["id"], "msg_new");
+        assert_eq!(v["message"]["model"], "alias");
         let events = stream_events_for(stored, "alias", "chatcmpl-new");
         assert_eq!(events.len(), 3);
         assert!(events[1].starts_with(b"data: {"));

@@ -18,16 +18,46 @@ const NOT_KEYED: &[&str] = &[
     "caching",
 ];
 
+/// Which API a request is for: the same JSON asks different things of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Chat,
+    Completion,
+    Embedding,
+    /// Anthropic's Messages API (`/v1/messages`), in its own format.
+    AnthropicMessages,
+}
+
+impl CallKind {
+    pub fn of(op: Operation, anthropic: bool) -> CallKind {
+        match op {
+            Operation::Chat if anthropic => CallKind::AnthropicMessages,
+            Operation::Chat => CallKind::Chat,
+            Operation::Completion => CallKind::Completion,
+            Operation::Embedding => CallKind::Embedding,
+        }
+    }
+
+    fn name(self) -> &'static [u8] {
+        match self {
+            CallKind::Chat => b"chat",
+            CallKind::Completion => b"completion",
+            CallKind::Embedding => b"embedding",
+            CallKind::AnthropicMessages => b"anthropic_messages",
+        }
+    }
+}
+
 /// The key of a request body (a JSON object), with `namespace:` in front when one is set, as
 /// LiteLLM writes it. `input` replaces the body's own input (one item of an embeddings call).
 pub fn cache_key(
-    op: Operation,
+    call: CallKind,
     body: &Map<String, Value>,
     input: Option<&Value>,
     namespace: Option<&str>,
 ) -> String {
     let mut h = Sha256::new();
-    h.update(op_name(op));
+    h.update(call.name());
     h.update(b"\n");
     let mut keys: Vec<&String> = body
         .keys()
@@ -52,14 +82,6 @@ pub fn cache_key(
     match namespace {
         Some(ns) if !ns.is_empty() => format!("{ns}:{hex}"),
         _ => hex,
-    }
-}
-
-fn op_name(op: Operation) -> &'static [u8] {
-    match op {
-        Operation::Chat => b"chat",
-        Operation::Completion => b"completion",
-        Operation::Embedding => b"embedding",
     }
 }
 
@@ -136,7 +158,7 @@ mod tests {
     }
 
     fn key_ns(v: Value, ns: Option<&str>) -> String {
-        cache_key(Operation::Chat, v.as_object().unwrap(), None, ns)
+        cache_key(CallKind::Chat, v.as_object().unwrap(), None, ns)
     }
 
     fn base() -> Value {
@@ -172,13 +194,20 @@ mod tests {
         }
         assert_ne!(
             cache_key(
-                Operation::Completion,
+                CallKind::Completion,
                 base().as_object().unwrap(),
                 None,
                 None
             ),
             k
         );
+        let anthropic = cache_key(
+            CallKind::AnthropicMessages,
+            base().as_object().unwrap(),
+            None,
+            None,
+        );
+        assert_ne!(anthropic, k);
     }
 
     #[test]
@@ -218,13 +247,13 @@ mod tests {
     fn one_embedding_input_has_its_own_key() {
         let body = json!({"model": "e", "input": ["a", "b"]});
         let map = body.as_object().unwrap();
-        let a = cache_key(Operation::Embedding, map, Some(&json!("a")), None);
-        let b = cache_key(Operation::Embedding, map, Some(&json!("b")), None);
+        let a = cache_key(CallKind::Embedding, map, Some(&json!("a")), None);
+        let b = cache_key(CallKind::Embedding, map, Some(&json!("b")), None);
         let alone = json!({"model": "e", "input": "a"});
         assert_ne!(a, b);
         assert_eq!(
             a,
-            cache_key(Operation::Embedding, alone.as_object().unwrap(), None, None)
+            cache_key(CallKind::Embedding, alone.as_object().unwrap(), None, None)
         );
     }
 }

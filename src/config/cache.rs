@@ -29,6 +29,8 @@ pub struct CachedCalls {
     pub chat: bool,
     pub completion: bool,
     pub embedding: bool,
+    /// Anthropic's Messages API (`/v1/messages`).
+    pub anthropic: bool,
 }
 
 impl Default for CachedCalls {
@@ -37,6 +39,7 @@ impl Default for CachedCalls {
             chat: true,
             completion: true,
             embedding: true,
+            anthropic: true,
         }
     }
 }
@@ -279,12 +282,14 @@ fn read_call_types(v: Node, env: &EnvSource, diag: &mut Diagnostics) -> CachedCa
         chat: false,
         completion: false,
         embedding: false,
+        anthropic: false,
     };
     for name in v.strings(env, diag) {
         match name.as_str() {
             "completion" | "acompletion" => calls.chat = true,
             "text_completion" | "atext_completion" => calls.completion = true,
             "embedding" | "aembedding" => calls.embedding = true,
+            "anthropic_messages" | "aanthropic_messages" => calls.anthropic = true,
             // LiteLLM's other call types: routes Tollgate does not cache (yet).
             _ => {}
         }
@@ -321,7 +326,7 @@ mod tests {
         assert_eq!(s.backend, CacheBackendKind::Redis);
         assert_eq!(s.ttl, Some(30.0));
         assert_eq!(s.namespace.as_deref(), Some("ns"));
-        assert!(s.calls.chat && !s.calls.embedding && !s.calls.completion);
+        assert!(s.calls.chat && !s.calls.embedding && !s.calls.completion && !s.calls.anthropic);
         assert_eq!(s.max_entries, 5);
         assert_eq!(
             s.connection.get("host"),

@@ -24,20 +24,20 @@ pub async fn answered(
     bodies: &mut Bodies,
     resolved: &Resolved,
 ) -> Result<bool, GatewayError> {
-    if ctx.inbound != Inbound::OpenAi {
-        return Ok(false);
-    }
     let header = session
         .req_header()
         .headers
         .get(http::header::CACHE_CONTROL)
         .and_then(|v| v.to_str().ok());
     let settings = &snapshot.config.litellm.cache;
+    let anthropic = ctx.inbound == Inbound::Anthropic;
+    let client = bodies.client();
     let Some(mut cache) = call::plan(
         gateway.cache.as_ref(),
         settings,
         op,
-        bodies.client(),
+        anthropic,
+        client,
         header,
     ) else {
         return Ok(false);
@@ -79,11 +79,11 @@ pub async fn answered(
 }
 
 /// The call is over: its answer is stored if it reached the client whole.
-pub fn finish(ctx: &mut RequestCtx) {
+pub async fn finish(ctx: &mut RequestCtx) {
     if let Some(cache) = ctx.cache.take() {
         let whole =
             ctx.outcome.committed && !ctx.outcome.client_gone && (200..300).contains(&ctx.status);
-        cache.finish(whole);
+        cache.finish(whole).await;
     }
 }
 

@@ -60,7 +60,7 @@ pub async fn handle(
     loop {
         let failure = match group::run(&job, session, ctx, &resolved).await {
             Ok(_committed) => {
-                cached::finish(ctx);
+                cached::finish(ctx).await;
                 return Ok(());
             }
             Err(failure) => failure,

@@ -308,3 +308,40 @@ def test_redis_killed_mid_test_is_misses_then_shared_again(mock, start_gateway):
         assert mock.count() == n + 1, "the cache did not come back with Redis"
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("alias", ["claude", "gpt"])
+def test_anthropic_messages_are_cached_whole_and_streamed(mock, start_gateway, alias):
+    import anthropic
+    from conftest import openai_deployment
+    from provider_helpers import deployment
+
+    config = basic_config(
+        mock,
+        deployment("claude", "anthropic/claude-x", api_base=mock.base, api_key="sk-ant-k"),
+        openai_deployment(mock, "gpt"),
+    )
+    config["litellm_settings"] = {"cache": True, "cache_params": {"type": "local"}}
+    gw = start_gateway(config)
+    client = anthropic.Anthropic(api_key=MASTER_KEY, base_url=gw.base, max_retries=0, timeout=30)
+    messages = [{"role": "user", "content": "Cache this for Claude"}]
+    before = mock.count()
+    first = client.messages.create(model=alias, max_tokens=50, messages=messages)
+    second = client.messages.create(model=alias, max_tokens=50, messages=messages)
+    assert mock.count() == before + 1, "the second identical message reached the provider"
+    assert second.content[0].text == first.content[0].text
+    assert second.model == alias and second.id != first.id and second.id.startswith("msg_")
+
+    def streamed():
+        with client.messages.stream(model=alias, max_tokens=50, messages=messages) as s:
+            events = list(s)
+            return events, s.get_final_message()
+
+    events, final = streamed()
+    time.sleep(0.2)
+    replayed, replayed_final = streamed()
+    assert mock.count() == before + 2, "the cached stream reached the provider"
+    text = lambda evs: "".join(e.delta.text for e in evs if e.type == "content_block_delta")
+    assert text(replayed) == text(events) == first.content[0].text
+    assert len([e for e in replayed if e.type == "content_block_delta"]) > 1 or len(replayed) > 3
+    assert replayed_final.stop_reason == final.stop_reason and replayed_final.id != final.id
