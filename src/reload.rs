@@ -36,6 +36,10 @@ impl ConfigReloader {
         for w in &loaded.warnings {
             log::warn!("config: {w}");
         }
+        // The cache's backend is made at start; its other settings apply from this snapshot on.
+        if loaded.config.litellm.cache.enabled && self.gateway.cache.is_none() {
+            log::warn!("config: litellm_settings.cache was turned on by a reload; the response cache starts at the next restart");
+        }
         let snapshot = Snapshot::compile(loaded.config, &self.gateway.states)?;
         let running = self.gateway.snapshot.load();
         // Connections to the store and to Redis are opened once, at start.

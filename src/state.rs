@@ -141,6 +141,8 @@ pub struct Gateway {
     pub in_flight: Arc<AtomicUsize>,
     /// The flusher's end of the spend queue, taken when it starts.
     pub spend_rows: Mutex<Option<mpsc::Receiver<SpendRow>>>,
+    /// The response cache's backend, when `litellm_settings.cache` is on at start.
+    pub cache: Option<Arc<dyn crate::cache::CacheBackend>>,
 }
 
 impl Gateway {
@@ -167,6 +169,7 @@ impl Gateway {
         let states = StateRegistry::default();
         let (queue, rows) = SpendQueue::new(config.general.store.spend_queue_max_rows);
         let redis = SharedRedis::configured(&config.router.redis);
+        let cache = crate::cache::backend_from_settings(&config.litellm.cache, redis.as_ref());
         let snapshot = Snapshot::compile(config, &states)?;
         Ok(Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -187,6 +190,7 @@ impl Gateway {
             redis,
             in_flight: Arc::default(),
             spend_rows: Mutex::new(Some(rows)),
+            cache,
         }))
     }
 }

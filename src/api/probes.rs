@@ -61,7 +61,7 @@ pub async fn readiness(gateway: &Gateway) -> (u16, Bytes) {
     let mut body = json!({
         "status": "healthy",
         "db": if db_up { "connected" } else { "Not connected" },
-        "cache": serde_json::Value::Null,
+        "cache": gateway.cache.as_ref().map(|c| c.kind()),
         "litellm_version": env!("CARGO_PKG_VERSION"),
         "success_callbacks": [],
     });

@@ -166,9 +166,14 @@ impl RequestBody {
     /// The body for an OpenAI-compatible provider: `model` set to the provider's model name,
     /// everything else byte for byte (the gateway's params were removed at parse).
     pub fn with_model(&self, model: &str) -> Bytes {
-        let model_json = json_scan::quote(model);
-        match self.fields.iter().find(|(k, _)| k == "model") {
-            Some((_, span)) => json_scan::splice(&self.raw, span.clone(), &model_json),
+        self.with_field("model", &json_scan::quote(model))
+    }
+
+    /// The body with one top-level field's value replaced by `value_json`, the rest byte for
+    /// byte (unchanged if the field is absent).
+    pub fn with_field(&self, key: &str, value_json: &[u8]) -> Bytes {
+        match self.fields.iter().find(|(k, _)| k == key) {
+            Some((_, span)) => json_scan::splice(&self.raw, span.clone(), value_json),
             None => self.raw.clone(),
         }
     }

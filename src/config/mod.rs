@@ -4,6 +4,7 @@
 //! with its YAML path. The request path never sees this type: `crate::snapshot` compiles it into
 //! the runtime tables that are swapped in whole.
 
+pub mod cache;
 mod model_list;
 pub mod redis;
 pub mod reliability;
@@ -115,6 +116,14 @@ fn read_root(root: &Value, diag: &mut Diagnostics) -> GatewayConfig {
         | "search_tools" => diag.warn(node.path(), "not supported by Tollgate yet; ignored"),
         _ => diag.warn(node.path(), "unknown section; ignored"),
     });
+    // The cache's connection keys name the shared Redis too, where the router settings did not.
+    for (key, value) in &config.litellm.cache.connection {
+        let path = PathBuf::key("litellm_settings.cache_params", key);
+        config
+            .router
+            .redis
+            .read_cache_param(key, Node::new(value, &path), &env, diag);
+    }
     config.router.redis.fill_from_env(&env);
     config
 }

@@ -97,6 +97,8 @@ pub struct LitellmSettings {
     pub reliability: Reliability,
     /// The status of a `budget_exceeded` refusal (LiteLLM's current default, 422).
     pub budget_exceeded_status_code: u16,
+    /// `cache` and `cache_params`: the response cache.
+    pub cache: super::cache::CacheSettings,
 }
 
 impl Default for LitellmSettings {
@@ -106,6 +108,7 @@ impl Default for LitellmSettings {
             request_timeout: None,
             reliability: Reliability::default(),
             budget_exceeded_status_code: 422,
+            cache: Default::default(),
         }
     }
 }
@@ -231,6 +234,7 @@ pub fn read_litellm(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Lite
             None => {}
         },
         k if s.reliability.read_key(k, v, env, diag) => {}
+        k if s.cache.read_key(k, v, env, diag) => {}
         // Callbacks name integrations (langfuse, prometheus, ...) Tollgate may not have; a
         // LiteLLM config carrying them must still load.
         "callbacks" | "success_callback" | "failure_callback" | "service_callback" => {
@@ -244,6 +248,7 @@ pub fn read_litellm(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Lite
         "set_verbose" | "json_logs" | "telemetry" => {}
         _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
     });
+    s.cache.settle(node.path(), env, diag);
     s
 }
 

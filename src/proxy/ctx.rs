@@ -51,6 +51,10 @@ pub struct RequestCtx {
     /// The timeout and retry count in effect (`x-litellm-timeout`, `x-litellm-max-retries`).
     pub timeout_used: Option<Duration>,
     pub max_retries_used: Option<u64>,
+    /// The response cache's part in this call, when it has one.
+    pub cache: Option<crate::cache::CallCache>,
+    /// Answered from the cache: no provider was called, the call costs nothing.
+    pub cache_hit: bool,
     /// Counts this request as open until the context is dropped (however the request ends).
     _open: Option<OpenRequest>,
 }
@@ -93,6 +97,8 @@ impl RequestCtx {
             limits: CallLimits::default(),
             timeout_used: None,
             max_retries_used: None,
+            cache: None,
+            cache_hit: false,
             _open: None,
         }
     }

@@ -62,6 +62,10 @@ pub async fn whole(
     if ctx.spend.keep_prompts {
         ctx.spend.response = serde_json::from_slice(&body).ok();
     }
+    let body = match &mut ctx.cache {
+        Some(cache) => cache.on_whole(status, body),
+        None => body,
+    };
     let head = response.as_ref().map(|r| r.header());
     let written = respond::json(session, ctx, status, body, head).await;
     if let Some(response) = response {
@@ -149,6 +153,9 @@ pub async fn stream(
                 (bytes, true)
             }
         };
+        if let Some(cache) = &mut ctx.cache {
+            cache.on_stream(&bytes);
+        }
         if session
             .write_response_body(Some(bytes), last)
             .await

@@ -3,7 +3,7 @@
 
 use super::ctx::{Inbound, RequestCtx};
 use super::routes::Route;
-use super::{body, inbound, llm_call, passthrough, respond};
+use super::{body, cached, inbound, llm_call, passthrough, respond};
 use crate::admin;
 use crate::api;
 use crate::auth;
@@ -94,6 +94,7 @@ pub async fn serve(
             return Ok(Next::ProxyUpstream);
         }
         Route::Admin => return admin_route(gateway, snapshot, session, ctx).await,
+        Route::CacheAdmin => return cached::admin_route(gateway, snapshot, session, ctx).await,
         Route::NotFound => {
             let path = session.req_header().uri.path();
             return Err(GatewayError::not_found(format!("Route {path} not found")));

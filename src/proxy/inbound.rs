@@ -55,6 +55,18 @@ impl Bodies {
             .map_err(Clone::clone)
     }
 
+    /// Asks for other inputs than the client sent (the ones the response cache lacks); the
+    /// gateway params stay as the client gave them.
+    pub fn narrow_input(&mut self, input: &serde_json::Value) -> Result<(), GatewayError> {
+        let json = serde_json::to_vec(input).map_err(|e| GatewayError::internal(e.to_string()))?;
+        let mut body =
+            RequestBody::parse(self.client.with_field("input", &json), Operation::Embedding)?;
+        body.gateway = self.client.gateway.clone();
+        self.client = body;
+        self.canonical = OnceLock::new();
+        Ok(())
+    }
+
     /// The body for a deployment speaking `wire`, and whether it is the client's own format.
     pub fn for_wire(&self, wire: Wire) -> Result<(&RequestBody, bool), GatewayError> {
         match self.inbound {

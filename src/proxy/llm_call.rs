@@ -1,12 +1,13 @@
-//! One LLM call, top to bottom: read and parse the body once → resolve the model group → the
-//! group's attempts (`group::run`: choose a deployment → translate → send → read the head →
-//! retry) → fall back to other groups while nothing has been sent → deliver. The commit point
-//! (`deliver::Committed`) ends the call: nothing is retried once the client got a byte.
+//! One LLM call, top to bottom: read and parse the body once → resolve the model group → admit
+//! → the response cache (a hit ends the call here) → the group's attempts (`group::run`: choose
+//! a deployment → translate → send → read the head → retry) → fall back to other groups while
+//! nothing has been sent → deliver. The commit point (`deliver::Committed`) ends the call:
+//! nothing is retried once the client got a byte.
 
 use super::ctx::Inbound;
 use super::ctx::RequestCtx;
 use super::group::{self, Job, MockTesting};
-use super::{admit, batch, body, deliver, inbound};
+use super::{admit, batch, body, cached, deliver, inbound};
 use crate::canonical::gateway_params::GatewayParams;
 use crate::canonical::request::Operation;
 use crate::canonical::RequestBody;
@@ -26,7 +27,7 @@ pub async fn handle(
 ) -> Result<(), GatewayError> {
     let raw =
         body::read_bounded(session, snapshot.max_request_bytes, snapshot.body_timeout).await?;
-    let bodies = inbound::parse(raw, op, ctx.inbound)?;
+    let mut bodies = inbound::parse(raw, op, ctx.inbound)?;
     let client = bodies.client();
     if ctx.inbound == Inbound::OpenAi {
         if let Some(aliases) = batch::aliases(snapshot, &client.model) {
@@ -49,6 +50,11 @@ pub async fn handle(
     .await?;
     ctx.admitted = true;
     ctx.emit(&gateway.observers, CallEvent::Admitted);
+    // A cache hit answers here, before any deployment is chosen.
+    if cached::answered(gateway, snapshot, session, ctx, op, &mut bodies, &resolved).await? {
+        return Ok(());
+    }
+    let client = bodies.client();
     let timeout = requested_timeout(session, client)?;
     let mock_testing = mock_testing(snapshot, ctx, client);
     let job = Job {
@@ -64,7 +70,10 @@ pub async fn handle(
     let mut fallbacks: Option<Vec<String>> = None;
     loop {
         let failure = match group::run(&job, session, ctx, &resolved).await {
-            Ok(_committed) => return Ok(()),
+            Ok(_committed) => {
+                cached::finish(ctx).await;
+                return Ok(());
+            }
             Err(failure) => failure,
         };
         let class = FailureClass::of(&failure.error);

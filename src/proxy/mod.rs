@@ -7,6 +7,7 @@ mod admit;
 mod attempt;
 mod batch;
 mod body;
+mod cached;
 mod ctx;
 mod deliver;
 mod dispatch;

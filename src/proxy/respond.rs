@@ -54,6 +54,9 @@ pub fn head(
     if let Some(n) = ctx.max_retries_used {
         put(&mut h, "x-litellm-max-retries", n.to_string());
     }
+    if let Some(c) = &ctx.cache {
+        put(&mut h, "x-litellm-cache-key", c.key.as_str());
+    }
     let total = ctx.started.elapsed();
     let overhead = total.saturating_sub(ctx.upstream_time);
     put(
@@ -84,6 +87,10 @@ pub fn head(
 /// keyed calls, the key's limits and spend; unset limits read `None`, as LiteLLM writes them.
 fn spend_headers(h: &mut ResponseHeader, ctx: &RequestCtx) {
     let cost = match (&ctx.deployment, &ctx.outcome.usage) {
+        _ if ctx.cache_hit => {
+            put(h, "x-litellm-response-cost", "0.0");
+            0.0
+        }
         (Some(d), Some(u)) => {
             let cost = d.price.cost(u);
             put(h, "x-litellm-response-cost", format!("{cost:?}"));

@@ -17,6 +17,8 @@ pub enum Route {
     Passthrough,
     /// LiteLLM's admin API (`/key/*`, `/team/*`, `/spend/*`, ...).
     Admin,
+    /// `/cache/ping`, `/cache/delete`, `/cache/flushall`.
+    CacheAdmin,
     NotFound,
     MethodNotAllowed,
 }
@@ -52,6 +54,8 @@ pub fn classify(method: &Method, path: &str) -> Route {
         "/health" => (Route::Health, Method::GET),
         "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::GET),
         "/health/readiness" => (Route::Readiness, Method::GET),
+        "/cache/ping" => (Route::CacheAdmin, Method::GET),
+        "/cache/delete" | "/cache/flushall" => (Route::CacheAdmin, Method::POST),
         _ if crate::admin::is_admin_route(path) => return Route::Admin,
         _ if super::passthrough::split_path(path).is_some() => return Route::Passthrough,
         _ => return Route::NotFound,

@@ -17,6 +17,7 @@ pub fn finish(gateway: &Gateway, ctx: &mut RequestCtx) {
             deployment: ctx.deployment.as_ref(),
             usage: ctx.outcome.usage,
             success,
+            cache_hit: ctx.cache_hit,
         },
     );
     gateway.in_flight.fetch_sub(1, Ordering::AcqRel);

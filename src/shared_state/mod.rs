@@ -51,6 +51,43 @@ impl ConnectionLike for RedisConn {
     }
 }
 
+/// The shared connection as a plain `ConnectionLike`, for code that brings its own bounds (the
+/// response cache): each command goes over the connection of the moment; a broken one is
+/// handed back to the keeper to replace.
+#[derive(Clone)]
+pub struct SharedConn(pub Arc<SharedRedis>);
+
+impl ConnectionLike for SharedConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let conn = self.0.current()?;
+            let mut c = (*conn).clone();
+            let out = c.req_packed_command(cmd).await;
+            self.0.check(&conn, &out);
+            out
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let conn = self.0.current()?;
+            let mut c = (*conn).clone();
+            let out = c.req_packed_commands(pipeline, offset, count).await;
+            self.0.check(&conn, &out);
+            out
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        0
+    }
+}
+
 /// Why a Redis call gave nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RedisDown {
@@ -118,6 +155,20 @@ impl SharedRedis {
         };
         self.fell_back(&outcome);
         Err(outcome)
+    }
+
+    fn current(&self) -> redis::RedisResult<Arc<RedisConn>> {
+        self.conn
+            .load_full()
+            .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Io, "redis not connected")))
+    }
+
+    fn check<T>(&self, conn: &Arc<RedisConn>, out: &redis::RedisResult<T>) {
+        if let Err(e) = out {
+            if is_connection_error(e) {
+                self.drop_connection(conn);
+            }
+        }
     }
 
     fn drop_connection(&self, broken: &Arc<RedisConn>) {

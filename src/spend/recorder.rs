@@ -44,6 +44,8 @@ pub struct CallEnd<'a> {
     pub deployment: Option<&'a Arc<Deployment>>,
     pub usage: Option<Usage>,
     pub success: bool,
+    /// Answered from the response cache (`cache_hit: "True"`, no cost).
+    pub cache_hit: bool,
 }
 
 /// The spend rows waiting for the flusher, bounded: a store that is down for long enough makes
@@ -159,7 +161,7 @@ impl Accountant {
             organization_id: organization_id.unwrap_or_else(|| field("organization_id")),
             end_user: end_user.unwrap_or_default(),
             metadata: metadata.unwrap_or(Value::Object(Default::default())),
-            cache_hit: "False".to_string(),
+            cache_hit: if end.cache_hit { "True" } else { "False" }.to_string(),
             request_tags: tags,
             status: if end.success { "success" } else { "failure" }.to_string(),
             messages: messages.unwrap_or_else(|| Value::Object(Default::default())),
