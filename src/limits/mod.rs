@@ -180,7 +180,7 @@ impl Limiter {
         if limits.is_empty() {
             return Ok(Taken::default());
         }
-        let amounts: Vec<u64> = limits.iter().map(|l| amount(l.kind, tokens)).collect();
+        let amounts: Vec<u64> = limits.iter().map(|l| amount(l, tokens)).collect();
         if let Some(redis) = &self.redis {
             match redis_script::take(redis, request_id, &limits, &amounts, hold_ms).await {
                 Ok(outcome) => return outcome,
@@ -204,7 +204,7 @@ impl Limiter {
                 Ok(usage) => entries.push((limit, usage, amount)),
                 Err(usage) => {
                     for (taken, _, amount) in &entries {
-                        self.local.adjust(taken, -(*amount as i64), now);
+                        self.local.adjust(taken, -signed(*amount), now);
                     }
                     return Err(Denied::Over { limit, usage, now });
                 }
@@ -223,7 +223,7 @@ impl Limiter {
         let corrections: Vec<(Limit, i64)> = taken
             .entries
             .into_iter()
-            .map(|(limit, _, amount)| (limit, -(amount as i64)))
+            .map(|(limit, _, amount)| (limit, -signed(amount)))
             .filter(|(_, delta)| *delta != 0)
             .collect();
         self.correct(corrections, taken.on_redis, taken.request_id, taken.at);
@@ -238,7 +238,7 @@ impl Limiter {
             let delta = match limit.kind {
                 Kind::Requests => continue,
                 Kind::Tokens => match used_tokens {
-                    Some(used) => used as i64 - amount as i64,
+                    Some(used) => signed(used).saturating_sub(signed(amount)),
                     None => continue,
                 },
                 Kind::Parallel => -1,
@@ -280,12 +280,18 @@ pub struct CallLimits {
     pub headers: headers::Headers,
 }
 
-/// What one call adds to a limit of this kind.
-fn amount(kind: Kind, tokens: u64) -> u64 {
-    match kind {
+/// What one call adds to a limit of this kind. A token estimate counts for at most the whole
+/// limit (a `max_tokens` of 2^63 must not fill the window for a minute, nor overflow it).
+fn amount(limit: &Limit, tokens: u64) -> u64 {
+    match limit.kind {
         Kind::Requests | Kind::Parallel => 1,
-        Kind::Tokens => tokens,
+        Kind::Tokens => tokens.min(limit.max),
     }
+}
+
+/// A count as a signed delta, saturating.
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 pub fn unix_now() -> u64 {

@@ -63,7 +63,7 @@ pub fn for_call(
 pub fn for_deployment(id: &str, rpm: Option<u64>, tpm: Option<u64>) -> Vec<Limit> {
     let mut out = Vec::new();
     for (kind, max) in [(Kind::Requests, rpm), (Kind::Tokens, tpm)] {
-        if let Some(max) = max {
+        if let Some(max) = max.map(|m| m.min(i64::MAX as u64)) {
             out.push(Limit {
                 descriptor: "deployment",
                 value: id.to_string(),
@@ -136,9 +136,11 @@ fn per_model(
 /// floats); anything else means no limit.
 fn count(v: Option<&Value>) -> Option<u64> {
     let v = v?;
-    v.as_u64().or_else(|| {
+    let n = v.as_u64().or_else(|| {
         v.as_f64()
             .filter(|f| f.is_finite() && *f >= 0.0)
-            .map(|f| f.min(u64::MAX as f64) as u64)
-    })
+            .map(|f| f.min(i64::MAX as f64) as u64)
+    })?;
+    // Counters are signed in Redis: a limit past i64 is no limit in practice.
+    Some(n.min(i64::MAX as u64))
 }

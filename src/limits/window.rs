@@ -43,7 +43,7 @@ impl Window {
             *slot = (now, 0);
         }
         slot.1 = if amount >= 0 {
-            slot.1.saturating_add(amount as u64)
+            slot.1.saturating_add(amount.unsigned_abs())
         } else {
             slot.1.saturating_sub(amount.unsigned_abs())
         };
@@ -85,7 +85,7 @@ impl LocalCounters {
                 if over {
                     return Err(usage);
                 }
-                w.add(now, amount as i64);
+                w.add(now, super::signed(amount));
                 Ok(usage)
             }
         }
