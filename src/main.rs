@@ -136,6 +136,7 @@ fn main() -> ExitCode {
                 in_flight: Arc::clone(&gateway.in_flight),
                 keep_rows: spend_logs_kept,
                 max_pending,
+                flush_failures: gateway.metrics.store_flush_failures.clone(),
             },
         ));
     }

@@ -50,6 +50,10 @@ pub struct RequestCtx {
     /// The timeout and retry count in effect (`x-litellm-timeout`, `x-litellm-max-retries`).
     pub timeout_used: Option<Duration>,
     pub max_retries_used: Option<u64>,
+    /// The first group the call was routed to: the model the client asked for.
+    pub requested_group: Option<Arc<str>>,
+    /// The path, as the bounded `route` metric label.
+    pub route: &'static str,
 }
 
 impl RequestCtx {
@@ -74,17 +78,30 @@ impl RequestCtx {
             limits: CallLimits::default(),
             timeout_used: None,
             max_retries_used: None,
+            requested_group: None,
+            route: "other",
         }
     }
 
     /// Tells the observers about this call.
     pub fn emit(&self, observers: &Observers, event: CallEvent<'_>) {
-        let info = CallInfo {
+        observers.emit(&self.call_info(), &event);
+    }
+
+    /// Who the call is, for observers.
+    pub fn call_info(&self) -> CallInfo<'_> {
+        CallInfo {
             call_id: &self.call_id,
             started: self.started,
             group: self.group.as_deref(),
-        };
-        observers.emit(&info, &event);
+            requested_model: self.requested_group.as_deref(),
+            key: match &self.caller {
+                crate::auth::Caller::Key(k) => Some(k),
+                _ => None,
+            },
+            end_user: self.spend.end_user.as_deref(),
+            route: self.route,
+        }
     }
 }
 

@@ -32,6 +32,7 @@ pub async fn serve(
     ) {
         ctx.inbound = Inbound::Anthropic;
     }
+    ctx.route = crate::telemetry::labels::route_label(session.req_header().uri.path());
     if route.needs_key() {
         let uri = &session.req_header().uri;
         let places = auth::KeyPlaces {
@@ -49,6 +50,7 @@ pub async fn serve(
         ctx.caller = caller;
     }
     let answer = match route {
+        Route::Metrics => return metrics(gateway, snapshot, session, ctx).await,
         Route::Liveliness => api::liveliness(),
         Route::Readiness => api::readiness(),
         Route::Health => api::health(&snapshot.models),
@@ -98,6 +100,36 @@ pub async fn serve(
         }
     };
     respond::json(session, ctx, 200, answer, None)
+        .await
+        .map_err(respond::client_gone)?;
+    Ok(Next::Answered)
+}
+
+/// `GET /metrics`: 404 unless the `prometheus` callback is configured (as on a LiteLLM proxy
+/// without it); a key (any the gateway accepts) unless `require_auth_for_metrics_endpoint`
+/// is false.
+async fn metrics(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<Next, GatewayError> {
+    if !snapshot.metrics_enabled {
+        let path = session.req_header().uri.path();
+        return Err(GatewayError::not_found(format!("Route {path} not found")));
+    }
+    if snapshot.metrics_require_auth {
+        auth::authenticate(
+            snapshot.master_key.as_ref(),
+            &gateway.directory,
+            &session.req_header().headers,
+            auth::KeyPlaces::default(),
+            crate::store::now_ms(),
+        )?;
+    }
+    let body = bytes::Bytes::from(crate::telemetry::scrape::scrape(gateway));
+    let content_type = crate::telemetry::scrape::CONTENT_TYPE;
+    respond::whole(session, ctx, 200, content_type, body, None)
         .await
         .map_err(respond::client_gone)?;
     Ok(Next::Answered)

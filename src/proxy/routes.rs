@@ -13,6 +13,8 @@ pub enum Route {
     Health,
     Liveliness,
     Readiness,
+    /// Prometheus' scrape (`prometheus` callback); its key check depends on the config.
+    Metrics,
     /// `/anthropic/*`, `/gemini/*`, `/openai/*`: forwarded untouched.
     Passthrough,
     /// LiteLLM's admin API (`/key/*`, `/team/*`, `/spend/*`, ...).
@@ -26,7 +28,11 @@ impl Route {
     pub fn needs_key(self) -> bool {
         !matches!(
             self,
-            Route::Liveliness | Route::Readiness | Route::NotFound | Route::MethodNotAllowed
+            Route::Liveliness
+                | Route::Readiness
+                | Route::Metrics
+                | Route::NotFound
+                | Route::MethodNotAllowed
         )
     }
 }
@@ -52,6 +58,7 @@ pub fn classify(method: &Method, path: &str) -> Route {
         "/health" => (Route::Health, Method::GET),
         "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::GET),
         "/health/readiness" => (Route::Readiness, Method::GET),
+        "/metrics" => (Route::Metrics, Method::GET),
         _ if crate::admin::is_admin_route(path) => return Route::Admin,
         _ if super::passthrough::split_path(path).is_some() => return Route::Passthrough,
         _ => return Route::NotFound,

@@ -36,6 +36,8 @@ pub struct StoreSync {
     pub in_flight: Arc<AtomicUsize>,
     pub keep_rows: bool,
     pub max_pending: usize,
+    /// `tollgate_store_flush_failures_total`.
+    pub flush_failures: prometheus::IntCounter,
 }
 
 /// Fills the directory and the accounts from the store (at start-up, before serving).
@@ -106,6 +108,7 @@ impl StoreSync {
                     }
                 }
                 Err(e) => {
+                    self.flush_failures.inc();
                     log::warn!(
                         "spend flush failed, {} rows kept for retry: {e}",
                         pending.len()
