@@ -92,15 +92,19 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let no_gateway_limits = GatewayLimits::default();
-    c.bench_function("rate limits take and finish (rpm, tpm, parallel; local)", |b| {
-        b.iter(|| {
-            let limits = plan::for_call(&d, Some(&limited), None, "gpt-4o-mini", &no_gateway_limits);
-            let taken = runtime
-                .block_on(limiter.take("req", limits, black_box(300), 60_000))
-                .unwrap();
-            limiter.finish(taken, Some(250));
-        })
-    });
+    c.bench_function(
+        "rate limits take and finish (rpm, tpm, parallel; local)",
+        |b| {
+            b.iter(|| {
+                let limits =
+                    plan::for_call(&d, Some(&limited), None, "gpt-4o-mini", &no_gateway_limits);
+                let taken = runtime
+                    .block_on(limiter.take("req", limits, black_box(300), 60_000))
+                    .unwrap();
+                limiter.finish(taken, Some(250));
+            })
+        },
+    );
 }
 
 criterion_group!(benches, bench);

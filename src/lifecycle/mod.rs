@@ -66,12 +66,38 @@ pub struct CallSummary {
     pub duration: Duration,
     /// Of `duration`, the time spent waiting on providers.
     pub upstream_time: Duration,
+    /// The answering provider's `x-ratelimit-remaining-*` headers.
+    pub provider_remaining: ProviderRemaining,
     /// What made the call fall back the first time: status, class, provider.
     pub fallback_cause: Option<(u16, FailureClass, Option<&'static str>)>,
     /// The error the client was told, if any (`type`, message).
     pub error: Option<(&'static str, String)>,
     /// The client left before the answer was complete.
     pub client_gone: bool,
+}
+
+/// What the provider says is left of its rate limits (`x-ratelimit-remaining-requests`,
+/// `x-ratelimit-remaining-tokens`), as LiteLLM's remaining-requests/tokens gauges report it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProviderRemaining {
+    pub requests: Option<f64>,
+    pub tokens: Option<f64>,
+}
+
+impl ProviderRemaining {
+    pub fn from_headers(headers: &http::HeaderMap) -> ProviderRemaining {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|n| n.is_finite())
+        };
+        ProviderRemaining {
+            requests: number("x-ratelimit-remaining-requests"),
+            tokens: number("x-ratelimit-remaining-tokens"),
+        }
+    }
 }
 
 pub enum CallEvent<'a> {

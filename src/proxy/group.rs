@@ -9,7 +9,7 @@ use super::inbound::{self, Bodies};
 use crate::canonical::request::Operation;
 use crate::canonical::Usage;
 use crate::error::GatewayError;
-use crate::lifecycle::{CallEvent, UsageSource};
+use crate::lifecycle::{CallEvent, ProviderRemaining, UsageSource};
 use crate::limits;
 use crate::providers::{self, mock_response, Call, Wire};
 use crate::router::policy::MAX_RETRY_AFTER_WAIT;
@@ -185,6 +185,10 @@ pub async fn run(
             },
         };
         ctx.upstream_time += sent_at.elapsed();
+        if let Ok(Answer::Whole { response, .. } | Answer::Stream { response }) = &outcome {
+            ctx.outcome.provider_remaining =
+                ProviderRemaining::from_headers(&response.header().headers);
+        }
         let result = match outcome {
             Ok(Answer::Whole {
                 status,

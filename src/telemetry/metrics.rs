@@ -36,6 +36,8 @@ pub struct Metrics {
     pub deployment_state: GaugeVec,
     pub remaining_team_budget: GaugeVec,
     pub remaining_api_key_budget: GaugeVec,
+    pub remaining_requests: GaugeVec,
+    pub remaining_tokens: GaugeVec,
     /// `result`: `ok` or `refused`.
     pub config_reloads: IntCounterVec,
     pub spend_queue_depth: IntGauge,
@@ -167,6 +169,16 @@ impl Metrics {
                 n::REMAINING_API_KEY_BUDGET,
                 "Remaining budget for api key",
                 &n::REMAINING_API_KEY_BUDGET_LABELS,
+            ),
+            remaining_requests: gauge(
+                n::REMAINING_REQUESTS,
+                "LLM Deployment Analytics - remaining requests for model, returned from LLM API Provider",
+                &n::REMAINING_LIMITS_LABELS,
+            ),
+            remaining_tokens: gauge(
+                n::REMAINING_TOKENS,
+                "LLM Deployment Analytics - remaining tokens for model, returned from LLM API Provider",
+                &n::REMAINING_LIMITS_LABELS,
             ),
             config_reloads: register(
                 &r,

@@ -208,6 +208,11 @@ pub const OVERHEAD_LATENCY_LABELS: [&str; 7] = [
     "model_id",
 ];
 
+pub const REMAINING_REQUESTS: &str = "litellm_remaining_requests_metric";
+pub const REMAINING_TOKENS: &str = "litellm_remaining_tokens_metric";
+/// LiteLLM gives the remaining-requests/tokens gauges the overhead histogram's label set.
+pub const REMAINING_LIMITS_LABELS: [&str; 7] = OVERHEAD_LATENCY_LABELS;
+
 pub const DEPLOYMENT_STATE: &str = "litellm_deployment_state";
 pub const DEPLOYMENT_STATE_LABELS: [&str; 4] =
     ["litellm_model_name", "model_id", "api_base", "api_provider"];

@@ -140,9 +140,19 @@ fn done(m: &Metrics, call: &CallInfo<'_>, deployment: Option<&Arc<Deployment>>, 
             .with_label_values(&l.pick(&n::REQUEST_TOTAL_LATENCY_LABELS))
             .observe(s.duration.as_secs_f64());
         let overhead = s.duration.saturating_sub(s.upstream_time);
+        let deployment_labels = l.pick(&n::OVERHEAD_LATENCY_LABELS);
         m.overhead_latency
-            .with_label_values(&l.pick(&n::OVERHEAD_LATENCY_LABELS))
+            .with_label_values(&deployment_labels)
             .observe(overhead.as_secs_f64());
+        let left = s.provider_remaining;
+        for (gauge, value) in [
+            (&m.remaining_requests, left.requests),
+            (&m.remaining_tokens, left.tokens),
+        ] {
+            if let Some(v) = value {
+                gauge.with_label_values(&deployment_labels).set(v);
+            }
+        }
     }
 }
 

@@ -46,6 +46,8 @@ GAUGES = {
     "litellm_deployment_state": {"litellm_model_name", "model_id", "api_base", "api_provider"},
     "litellm_remaining_api_key_budget_metric": {"hashed_api_key", "api_key_alias"},
     "litellm_remaining_team_budget_metric": {"team", "team_alias"},
+    "litellm_remaining_requests_metric": {"model_group", "api_provider", "api_base", "litellm_model_name", "hashed_api_key", "api_key_alias", "model_id"},
+    "litellm_remaining_tokens_metric": {"model_group", "api_provider", "api_base", "litellm_model_name", "hashed_api_key", "api_key_alias", "model_id"},
 }
 # LiteLLM's LATENCY_BUCKETS.
 BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 420.0, 600.0, float("inf")]
@@ -172,6 +174,11 @@ def test_metrics_after_known_traffic(mock, start_gateway):
     # Deployment state: healthy where calls answered, an outage where they failed.
     states = {s.labels["model_id"]: s.value for s in families["litellm_deployment_state"].samples}
     assert 0.0 in states.values() and any(v in (1.0, 2.0) for v in states.values())
+
+    # The provider's own remaining limits (the mock sends x-ratelimit-remaining-*).
+    left = samples(families, "litellm_remaining_requests_metric", "", model_group="gpt-a")
+    assert left and left[0].value == 9999 and left[0].labels["hashed_api_key"] == hashed
+    assert samples(families, "litellm_remaining_tokens_metric", "", model_group="gpt-a")[0].value == 999000
 
     # Budgets: what is left of the key's max_budget.
     remaining = samples(families, "litellm_remaining_api_key_budget_metric", "", hashed_api_key=hashed)
