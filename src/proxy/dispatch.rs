@@ -3,7 +3,7 @@
 
 use super::ctx::{Inbound, RequestCtx};
 use super::routes::Route;
-use super::{body, inbound, llm_call, passthrough, respond};
+use super::{body, inbound, llm_call, metrics_route, passthrough, respond};
 use crate::admin;
 use crate::api;
 use crate::auth;
@@ -50,7 +50,10 @@ pub async fn serve(
         ctx.caller = caller;
     }
     let answer = match route {
-        Route::Metrics => return metrics(gateway, snapshot, session, ctx).await,
+        Route::Metrics => {
+            metrics_route::serve(gateway, snapshot, session, ctx).await?;
+            return Ok(Next::Answered);
+        }
         Route::Liveliness => api::liveliness(),
         Route::Readiness => api::readiness(),
         Route::Health => api::health(&snapshot.models),
@@ -100,36 +103,6 @@ pub async fn serve(
         }
     };
     respond::json(session, ctx, 200, answer, None)
-        .await
-        .map_err(respond::client_gone)?;
-    Ok(Next::Answered)
-}
-
-/// `GET /metrics`: 404 unless the `prometheus` callback is configured (as on a LiteLLM proxy
-/// without it); a key (any the gateway accepts) unless `require_auth_for_metrics_endpoint`
-/// is false.
-async fn metrics(
-    gateway: &Gateway,
-    snapshot: &Snapshot,
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-) -> Result<Next, GatewayError> {
-    if !snapshot.metrics_enabled {
-        let path = session.req_header().uri.path();
-        return Err(GatewayError::not_found(format!("Route {path} not found")));
-    }
-    if snapshot.metrics_require_auth {
-        auth::authenticate(
-            snapshot.master_key.as_ref(),
-            &gateway.directory,
-            &session.req_header().headers,
-            auth::KeyPlaces::default(),
-            crate::store::now_ms(),
-        )?;
-    }
-    let body = bytes::Bytes::from(crate::telemetry::scrape::scrape(gateway));
-    let content_type = crate::telemetry::scrape::CONTENT_TYPE;
-    respond::whole(session, ctx, 200, content_type, body, None)
         .await
         .map_err(respond::client_gone)?;
     Ok(Next::Answered)

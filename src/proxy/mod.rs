@@ -13,6 +13,7 @@ mod dispatch;
 mod group;
 mod inbound;
 mod llm_call;
+mod metrics_route;
 mod passthrough;
 mod respond;
 mod routes;

@@ -46,6 +46,8 @@ pub struct Metrics {
     pub redis_fallbacks: IntCounter,
     pub streams_in_flight: IntGauge,
     pub calls_in_flight: IntGauge,
+    /// Held by `/metrics` while it reads values kept elsewhere (never by a call).
+    pub scrape_lock: std::sync::Mutex<()>,
 }
 
 /// Builds and registers one metric; a name or label set the crate refuses is a bug in the
@@ -214,6 +216,7 @@ impl Metrics {
                 "tollgate_calls_in_flight",
                 "Admitted LLM calls not yet finished",
             ),
+            scrape_lock: std::sync::Mutex::new(()),
             registry: r,
         };
         // Both results are exported from the start, so a rate over them is defined.

@@ -5,4 +5,3 @@ pub mod labels;
 pub mod metrics;
 pub mod names;
 pub mod observer;
-pub mod scrape;
