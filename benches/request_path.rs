@@ -1,5 +1,6 @@
 //! The per-request work of the hot path, without the network: parse a typical 2 KB chat body,
-//! choose a deployment, rewrite `model`, and pass a 20-chunk stream through.
+//! choose a deployment, rewrite `model`, and pass a 20-chunk stream through; and what the
+//! Prometheus observer adds to one call when metrics are on.
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -93,6 +94,65 @@ fn benches(c: &mut Criterion) {
     let response = br#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there."},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13}}"#;
     g.bench_function("response_model_rewrite", |b| {
         b.iter(|| json_scan::replace_model(black_box(response), b"\"gpt-4o-mini\""))
+    });
+    g.finish();
+
+    metrics_benches(c, &table);
+}
+
+/// One successful call as the metrics observer sees it: an attempt ended, then done.
+fn metrics_benches(c: &mut Criterion, table: &router::ModelTable) {
+    use std::sync::Arc;
+    use tollgate::lifecycle::{CallEvent, CallInfo, CallObserver, CallSummary};
+    use tollgate::telemetry::{metrics::Metrics, observer::MetricsObserver};
+    let metrics = Arc::new(Metrics::new());
+    metrics.configure(&config::MetricsSettings {
+        enabled: true,
+        ..Default::default()
+    });
+    let observer = MetricsObserver(metrics);
+    let resolved = table.resolve("gpt-4o-mini").unwrap();
+    let deployment = &resolved.group.deployments[0];
+    let summary = CallSummary {
+        status: 200,
+        committed: true,
+        usage: Some(tollgate::canonical::Usage {
+            prompt_tokens: 10,
+            completion_tokens: 3,
+            total_tokens: 13,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let info = CallInfo {
+        call_id: "bench",
+        started: std::time::Instant::now(),
+        group: Some("gpt-4o-mini"),
+        requested_model: Some("gpt-4o-mini"),
+        key: None,
+        end_user: None,
+        route: "/v1/chat/completions",
+    };
+    let mut g = c.benchmark_group("metrics");
+    g.bench_function("observe_one_call", |b| {
+        b.iter(|| {
+            observer.on_event(
+                &info,
+                &CallEvent::AttemptEnded {
+                    deployment,
+                    failure: None,
+                    status: 200,
+                    latency: std::time::Duration::from_millis(20),
+                },
+            );
+            observer.on_event(
+                &info,
+                &CallEvent::Done {
+                    deployment: Some(deployment),
+                    summary: black_box(&summary),
+                },
+            );
+        })
     });
     g.finish();
 }

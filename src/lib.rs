@@ -23,4 +23,5 @@ pub mod shared_state;
 pub mod spend;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod upstream;

@@ -144,6 +144,7 @@ fn main() -> ExitCode {
                 max_pending,
                 max_drain,
                 flushed: Arc::clone(&gateway.spend_flushed),
+                flush_failures: gateway.metrics.store_flush_failures.clone(),
             },
         ));
     }

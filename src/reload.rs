@@ -30,6 +30,14 @@ impl ConfigReloader {
         }
     }
 
+    fn count(&self, result: &str) {
+        self.gateway
+            .metrics
+            .config_reloads
+            .with_label_values(&[result])
+            .inc();
+    }
+
     /// Loads, validates and swaps in the config file; the old snapshot stays on any error.
     pub fn reload(&self) -> Result<usize, String> {
         let loaded = config::load_file(&self.path).map_err(|e| e.to_string())?;
@@ -62,6 +70,9 @@ impl ConfigReloader {
             );
         }
         let aliases = snapshot.models.aliases().len();
+        self.gateway
+            .metrics
+            .configure(&snapshot.config.litellm.metrics);
         self.gateway.snapshot.store(Arc::new(snapshot));
         Ok(aliases)
     }
@@ -88,6 +99,7 @@ impl BackgroundService for ConfigReloader {
             match self.reload() {
                 Ok(aliases) => {
                     self.reloads.fetch_add(1, Relaxed);
+                    self.count("ok");
                     log::info!(
                         "config reloaded from {} ({aliases} model aliases)",
                         self.path.display()
@@ -95,6 +107,7 @@ impl BackgroundService for ConfigReloader {
                 }
                 Err(e) => {
                     self.failures.fetch_add(1, Relaxed);
+                    self.count("refused");
                     log::error!("config reload rejected, still serving the previous config:\n{e}");
                 }
             }

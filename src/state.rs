@@ -12,6 +12,8 @@ use crate::spend::accounts::Accounts;
 use crate::spend::recorder::{Accountant, SpendQueue};
 use crate::spend::shared::SharedBudgets;
 use crate::store::{SpendRow, Store};
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::observer::MetricsObserver;
 use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -43,6 +45,10 @@ pub struct Snapshot {
     pub client_write_timeout: Duration,
     /// Each model group's access groups (`model_info.access_groups` of its entries).
     pub access_groups: HashMap<String, Vec<String>>,
+    /// `/metrics` is served (the `prometheus` callback is configured).
+    pub metrics_enabled: bool,
+    /// `/metrics` asks for a key (`require_auth_for_metrics_endpoint`, LiteLLM's default).
+    pub metrics_require_auth: bool,
     pub config: GatewayConfig,
 }
 
@@ -74,7 +80,13 @@ impl Snapshot {
                 }
             }
         }
+        let metrics = &config.litellm.metrics;
         Ok(Snapshot {
+            metrics_enabled: metrics.enabled,
+            metrics_require_auth: metrics
+                .require_auth
+                .or(config.general.require_auth_for_metrics)
+                .unwrap_or(true),
             models,
             policy,
             access_groups,
@@ -122,6 +134,8 @@ pub struct Gateway {
     pub states: StateRegistry,
     /// What subscribes to every call's lifecycle.
     pub observers: Observers,
+    /// The Prometheus registry `/metrics` serves (recording is off unless configured).
+    pub metrics: Arc<Metrics>,
     /// Keys, users, teams, ... as auth and budgets read them.
     pub directory: Arc<Directory>,
     pub accountant: Accountant,
@@ -171,11 +185,17 @@ impl Gateway {
         let redis = SharedRedis::configured(&config.router.redis);
         let cache = crate::cache::backend_from_settings(&config.litellm.cache, redis.as_ref());
         let snapshot = Snapshot::compile(config, &states)?;
+        let metrics = Arc::new(Metrics::new());
+        metrics.configure(&snapshot.config.litellm.metrics);
         Ok(Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             upstream,
             states,
-            observers: Observers::new(vec![Box::new(AccessLog)]),
+            observers: Observers::new(vec![
+                Box::new(AccessLog),
+                Box::new(MetricsObserver(Arc::clone(&metrics))),
+            ]),
+            metrics,
             directory,
             accountant: Accountant {
                 accounts,

@@ -13,7 +13,7 @@ pub mod yaml;
 
 pub use crate::secret::Secret;
 pub use model_list::{DeploymentConfig, ModelInfo};
-pub use settings::{GeneralSettings, LitellmSettings, RouterSettings};
+pub use settings::{GeneralSettings, LitellmSettings, MetricsSettings, RouterSettings};
 
 use serde_yaml::Value;
 use std::collections::HashMap;

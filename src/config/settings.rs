@@ -35,6 +35,9 @@ pub struct GeneralSettings {
     /// `max_parallel_requests` / `global_max_parallel_requests`: calls in flight through the
     /// whole gateway (the smaller when both are set).
     pub max_parallel_requests: Option<u64>,
+    /// `require_auth_for_metrics_endpoint` given here (older LiteLLM docs put it here; the
+    /// `litellm_settings` one wins when both are set).
+    pub require_auth_for_metrics: Option<bool>,
 }
 
 /// Where keys and spend live, and how spend reaches the store.
@@ -85,6 +88,7 @@ impl Default for GeneralSettings {
             allow_mock_testing_params: false,
             store: StoreSettings::default(),
             max_parallel_requests: None,
+            require_auth_for_metrics: None,
         }
     }
 }
@@ -99,6 +103,18 @@ pub struct LitellmSettings {
     pub budget_exceeded_status_code: u16,
     /// `cache` and `cache_params`: the response cache.
     pub cache: super::cache::CacheSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// The Prometheus exporter, as LiteLLM's `prometheus` callback configures it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// `"prometheus"` in `callbacks`, `success_callback` or `failure_callback`.
+    pub enabled: bool,
+    /// `require_auth_for_metrics_endpoint`; unset is LiteLLM's default, true.
+    pub require_auth: Option<bool>,
+    /// `enable_end_user_cost_tracking_prometheus_only`: the `end_user` label is filled.
+    pub end_user_labels: bool,
 }
 
 impl Default for LitellmSettings {
@@ -109,6 +125,7 @@ impl Default for LitellmSettings {
             reliability: Reliability::default(),
             budget_exceeded_status_code: 422,
             cache: Default::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -201,6 +218,7 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
                 s.max_parallel_requests = Some(s.max_parallel_requests.map_or(n, |m| m.min(n)));
             }
         }
+        "require_auth_for_metrics_endpoint" => s.require_auth_for_metrics = v.boolean(env, diag),
         k if QUIET_GENERAL.contains(&k) => {}
         _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
     });
@@ -237,13 +255,23 @@ pub fn read_litellm(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Lite
         k if s.cache.read_key(k, v, env, diag) => {}
         // Callbacks name integrations (langfuse, prometheus, ...) Tollgate may not have; a
         // LiteLLM config carrying them must still load.
+        // Callbacks name integrations (langfuse, otel, ...) Tollgate may not have; a LiteLLM
+        // config carrying them must still load. `prometheus` is the exporter on `/metrics`.
         "callbacks" | "success_callback" | "failure_callback" | "service_callback" => {
             for name in v.strings(env, diag) {
-                diag.warn(
-                    v.path(),
-                    format!("callback {name:?} is not supported; ignored"),
-                );
+                if name == "prometheus" && key != "service_callback" {
+                    s.metrics.enabled = true;
+                } else {
+                    diag.warn(
+                        v.path(),
+                        format!("callback {name:?} is not supported; ignored"),
+                    );
+                }
             }
+        }
+        "require_auth_for_metrics_endpoint" => s.metrics.require_auth = v.boolean(env, diag),
+        "enable_end_user_cost_tracking_prometheus_only" => {
+            s.metrics.end_user_labels = v.boolean(env, diag).unwrap_or(false)
         }
         "set_verbose" | "json_logs" | "telemetry" => {}
         _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),

@@ -6,6 +6,7 @@
 
 pub mod access_log;
 
+use crate::auth::keys::KeyCaller;
 use crate::canonical::Usage;
 use crate::router::{Deployment, FailureClass};
 use std::sync::Arc;
@@ -17,6 +18,14 @@ pub struct CallInfo<'a> {
     pub started: Instant,
     /// The model group being tried.
     pub group: Option<&'a str>,
+    /// The group the client asked for (before fallbacks).
+    pub requested_model: Option<&'a str>,
+    /// The virtual key calling, once authenticated.
+    pub key: Option<&'a KeyCaller>,
+    /// The request's `user` (LiteLLM's end user).
+    pub end_user: Option<&'a str>,
+    /// The path called, as a bounded label (`/v1/chat/completions`, ..., `other`).
+    pub route: &'static str,
 }
 
 /// Where a call's token counts came from.
@@ -55,10 +64,40 @@ pub struct CallSummary {
     /// From the send of the attempt that answered to its first byte.
     pub time_to_first_byte: Option<Duration>,
     pub duration: Duration,
+    /// Of `duration`, the time spent waiting on providers.
+    pub upstream_time: Duration,
+    /// The answering provider's `x-ratelimit-remaining-*` headers.
+    pub provider_remaining: ProviderRemaining,
+    /// What made the call fall back the first time: status, class, provider.
+    pub fallback_cause: Option<(u16, FailureClass, Option<&'static str>)>,
     /// The error the client was told, if any (`type`, message).
     pub error: Option<(&'static str, String)>,
     /// The client left before the answer was complete.
     pub client_gone: bool,
+}
+
+/// What the provider says is left of its rate limits (`x-ratelimit-remaining-requests`,
+/// `x-ratelimit-remaining-tokens`), as LiteLLM's remaining-requests/tokens gauges report it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProviderRemaining {
+    pub requests: Option<f64>,
+    pub tokens: Option<f64>,
+}
+
+impl ProviderRemaining {
+    pub fn from_headers(headers: &http::HeaderMap) -> ProviderRemaining {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|n| n.is_finite())
+        };
+        ProviderRemaining {
+            requests: number("x-ratelimit-remaining-requests"),
+            tokens: number("x-ratelimit-remaining-tokens"),
+        }
+    }
 }
 
 pub enum CallEvent<'a> {
@@ -70,6 +109,8 @@ pub enum CallEvent<'a> {
         deployment: &'a Arc<Deployment>,
         /// `None`: the attempt answered.
         failure: Option<FailureClass>,
+        /// The provider's (or the gateway's) status for the attempt; 200 when it answered.
+        status: u16,
         latency: Duration,
     },
     FirstByte {

@@ -55,6 +55,10 @@ pub struct RequestCtx {
     pub cache: Option<crate::cache::CallCache>,
     /// Answered from the cache: no provider was called, the call costs nothing.
     pub cache_hit: bool,
+    /// The first group the call was routed to: the model the client asked for.
+    pub requested_group: Option<Arc<str>>,
+    /// The path, as the bounded `route` metric label.
+    pub route: &'static str,
     /// Counts this request as open until the context is dropped (however the request ends).
     _open: Option<OpenRequest>,
 }
@@ -99,6 +103,8 @@ impl RequestCtx {
             max_retries_used: None,
             cache: None,
             cache_hit: false,
+            requested_group: None,
+            route: "other",
             _open: None,
         }
     }
@@ -113,12 +119,23 @@ impl RequestCtx {
 
     /// Tells the observers about this call.
     pub fn emit(&self, observers: &Observers, event: CallEvent<'_>) {
-        let info = CallInfo {
+        observers.emit(&self.call_info(), &event);
+    }
+
+    /// Who the call is, for observers.
+    pub fn call_info(&self) -> CallInfo<'_> {
+        CallInfo {
             call_id: &self.call_id,
             started: self.started,
             group: self.group.as_deref(),
-        };
-        observers.emit(&info, &event);
+            requested_model: self.requested_group.as_deref(),
+            key: match &self.caller {
+                crate::auth::Caller::Key(k) => Some(k),
+                _ => None,
+            },
+            end_user: self.spend.end_user.as_deref(),
+            route: self.route,
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::error::GatewayError;
 use crate::lifecycle::{CallEvent, UsageSource};
 use crate::providers::{self, Call, StreamTranslator};
 use crate::state::Gateway;
+use crate::telemetry::metrics::StreamInFlight;
 use crate::upstream::UpstreamResponse;
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
@@ -107,6 +108,7 @@ pub async fn stream(
         sent_at,
     } = job;
     let mut gate = StreamGate::new(translator);
+    let _in_flight = StreamInFlight::start(&gateway.metrics.streams_in_flight);
     loop {
         let read = tokio::select! {
             read = tokio::time::timeout(idle_timeout, response.next_chunk()) => read,

@@ -3,7 +3,7 @@
 
 use super::ctx::{Inbound, RequestCtx};
 use super::routes::Route;
-use super::{body, cached, inbound, llm_call, passthrough, respond};
+use super::{body, cached, inbound, llm_call, metrics_route, passthrough, respond};
 use crate::admin;
 use crate::api;
 use crate::auth;
@@ -32,6 +32,7 @@ pub async fn serve(
     ) {
         ctx.inbound = Inbound::Anthropic;
     }
+    ctx.route = crate::telemetry::labels::route_label(session.req_header().uri.path());
     if route.needs_key() {
         let uri = &session.req_header().uri;
         let places = auth::KeyPlaces {
@@ -58,6 +59,10 @@ pub async fn serve(
             respond::json(session, ctx, status, body, None)
                 .await
                 .map_err(respond::client_gone)?;
+            return Ok(Next::Answered);
+        }
+        Route::Metrics => {
+            metrics_route::serve(gateway, snapshot, session, ctx).await?;
             return Ok(Next::Answered);
         }
         Route::Health => api::health(&snapshot.models),

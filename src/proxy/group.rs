@@ -9,7 +9,7 @@ use super::inbound::{self, Bodies};
 use crate::canonical::request::Operation;
 use crate::canonical::Usage;
 use crate::error::GatewayError;
-use crate::lifecycle::{CallEvent, UsageSource};
+use crate::lifecycle::{CallEvent, ProviderRemaining, UsageSource};
 use crate::limits;
 use crate::providers::{self, mock_response, Call, Wire};
 use crate::router::policy::MAX_RETRY_AFTER_WAIT;
@@ -85,6 +85,9 @@ pub async fn run(
     let client = job.bodies.client();
     let group = &resolved.group;
     ctx.group = Some(Arc::clone(&resolved.group_name));
+    if ctx.requested_group.is_none() {
+        ctx.requested_group = Some(Arc::clone(&resolved.group_name));
+    }
     if group.deployments.is_empty() {
         return Err(no_usable_deployment(&client.model, group).into());
     }
@@ -182,6 +185,10 @@ pub async fn run(
             },
         };
         ctx.upstream_time += sent_at.elapsed();
+        if let Ok(Answer::Whole { response, .. } | Answer::Stream { response }) = &outcome {
+            ctx.outcome.provider_remaining =
+                ProviderRemaining::from_headers(&response.header().headers);
+        }
         let result = match outcome {
             Ok(Answer::Whole {
                 status,
@@ -189,7 +196,7 @@ pub async fn run(
                 response,
             }) => {
                 state.record_latency(sent_at.elapsed(), false);
-                attempt_ended(job, ctx, &deployment, None, sent_at);
+                attempt_ended(job, ctx, &deployment, None, status, sent_at);
                 let usage = match providers::for_wire(wire).answer_usage(&call, &body) {
                     Some(u) => (u, UsageSource::Provider),
                     None => (deliver::estimated_usage(&call), UsageSource::Estimate),
@@ -233,13 +240,20 @@ pub async fn run(
         };
         let failure = match result {
             Ok(committed) => {
-                attempt_ended(job, ctx, &deployment, None, sent_at);
+                attempt_ended(job, ctx, &deployment, None, 200, sent_at);
                 return Ok(committed);
             }
             Err(failure) => failure,
         };
         let class = FailureClass::of(&failure.error);
-        attempt_ended(job, ctx, &deployment, Some(class), sent_at);
+        attempt_ended(
+            job,
+            ctx,
+            &deployment,
+            Some(class),
+            failure.error.status,
+            sent_at,
+        );
         // A failure asked for by the test params says nothing about the deployment.
         if !is_mock {
             policy.record_failure(state, class, group.deployments.len(), Instant::now());
@@ -308,6 +322,7 @@ fn attempt_ended(
     ctx: &RequestCtx,
     deployment: &Arc<Deployment>,
     failure: Option<FailureClass>,
+    status: u16,
     sent_at: Instant,
 ) {
     ctx.emit(
@@ -315,6 +330,7 @@ fn attempt_ended(
         CallEvent::AttemptEnded {
             deployment,
             failure,
+            status,
             latency: sent_at.elapsed(),
         },
     );

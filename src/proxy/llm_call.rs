@@ -80,6 +80,10 @@ pub async fn handle(
         let next = next_fallback(&job, ctx, &mut fallbacks, &resolved, class);
         match next {
             Some(r) => {
+                if ctx.outcome.fallback_cause.is_none() {
+                    let provider = ctx.deployment.as_ref().map(|d| d.provider.name);
+                    ctx.outcome.fallback_cause = Some((failure.error.status, class, provider));
+                }
                 ctx.fallbacks += 1;
                 resolved = r;
             }

@@ -14,6 +14,7 @@ mod dispatch;
 mod group;
 mod inbound;
 mod llm_call;
+mod metrics_route;
 mod passthrough;
 mod respond;
 mod routes;
@@ -121,25 +122,28 @@ impl ProxyHttp for TollgateProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        // Observers see the call before its spend is handed off (they read the key and end
+        // user from it); spend and limits read only the outcome's status, usage and commit.
+        if ctx.admitted {
+            ctx.outcome.status = ctx.status;
+            ctx.outcome.retries = ctx.retries;
+            ctx.outcome.fallbacks = ctx.fallbacks;
+            ctx.outcome.duration = ctx.started.elapsed();
+            ctx.outcome.upstream_time = ctx.upstream_time;
+            let deployment = ctx.deployment.as_ref();
+            let info = ctx.call_info();
+            self.gateway.observers.emit(
+                &info,
+                &lifecycle::CallEvent::Done {
+                    deployment,
+                    summary: &ctx.outcome,
+                },
+            );
+        }
         if ctx.spend.accounted {
             spend_row::finish(&self.gateway, ctx);
         }
         admit::finish_limits(&self.gateway, ctx);
-        if ctx.admitted {
-            let mut summary = std::mem::take(&mut ctx.outcome);
-            summary.status = ctx.status;
-            summary.retries = ctx.retries;
-            summary.fallbacks = ctx.fallbacks;
-            summary.duration = ctx.started.elapsed();
-            let deployment = ctx.deployment.clone();
-            ctx.emit(
-                &self.gateway.observers,
-                lifecycle::CallEvent::Done {
-                    deployment: deployment.as_ref(),
-                    summary: &summary,
-                },
-            );
-        }
         if log::log_enabled!(log::Level::Debug) {
             log::debug!(
                 "call_id={} {} {} status={} group={} deployment={} duration_ms={:.3} error={:?}",

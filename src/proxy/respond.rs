@@ -149,7 +149,19 @@ pub async fn json(
     body: Bytes,
     upstream: Option<&ResponseHeader>,
 ) -> Result<()> {
-    let mut h = head(status, "application/json", ctx, upstream)?;
+    whole(session, ctx, status, "application/json", body, upstream).await
+}
+
+/// A complete answer of any type.
+pub async fn whole(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    status: u16,
+    content_type: &'static str,
+    body: Bytes,
+    upstream: Option<&ResponseHeader>,
+) -> Result<()> {
+    let mut h = head(status, content_type, ctx, upstream)?;
     h.insert_header(header::CONTENT_LENGTH, body.len())?;
     ctx.status = status;
     ctx.head_sent = true;

@@ -13,6 +13,8 @@ pub enum Route {
     Health,
     Liveliness,
     Readiness,
+    /// Prometheus' scrape (`prometheus` callback); its key check depends on the config.
+    Metrics,
     /// `/anthropic/*`, `/gemini/*`, `/openai/*`: forwarded untouched.
     Passthrough,
     /// LiteLLM's admin API (`/key/*`, `/team/*`, `/spend/*`, ...).
@@ -28,7 +30,11 @@ impl Route {
     pub fn needs_key(self) -> bool {
         !matches!(
             self,
-            Route::Liveliness | Route::Readiness | Route::NotFound | Route::MethodNotAllowed
+            Route::Liveliness
+                | Route::Readiness
+                | Route::Metrics
+                | Route::NotFound
+                | Route::MethodNotAllowed
         )
     }
 }
@@ -56,6 +62,7 @@ pub fn classify(method: &Method, path: &str) -> Route {
         "/health/readiness" => (Route::Readiness, Method::GET),
         "/cache/ping" => (Route::CacheAdmin, Method::GET),
         "/cache/delete" | "/cache/flushall" => (Route::CacheAdmin, Method::POST),
+        "/metrics" => (Route::Metrics, Method::GET),
         _ if crate::admin::is_admin_route(path) => return Route::Admin,
         _ if super::passthrough::split_path(path).is_some() => return Route::Passthrough,
         _ => return Route::NotFound,

@@ -41,6 +41,8 @@ pub struct StoreSync {
     pub max_drain: Duration,
     /// Set once the last rows are written at shutdown.
     pub flushed: Arc<std::sync::atomic::AtomicBool>,
+    /// `tollgate_store_flush_failures_total`.
+    pub flush_failures: prometheus::IntCounter,
 }
 
 /// Fills the directory and the accounts from the store (at start-up, before serving).
@@ -111,6 +113,7 @@ impl StoreSync {
                     }
                 }
                 Err(e) => {
+                    self.flush_failures.inc();
                     log::warn!(
                         "spend flush failed, {} rows kept for retry: {e}",
                         pending.len()

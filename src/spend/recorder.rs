@@ -79,6 +79,11 @@ impl SpendQueue {
         }
     }
 
+    /// Rows queued and not yet taken by the flusher.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }

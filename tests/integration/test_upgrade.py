@@ -84,16 +84,21 @@ def test_binary_upgrade_under_load_drops_nothing(mock):
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             loaders = [pool.submit(steady) for _ in range(4)]
             streams = [pool.submit(stream, i) for i in range(4)]
-            time.sleep(1.0)
-            # What ExecReload runs: `upgrade $MAINPID <the ExecStart arguments>`.
-            up = subprocess.run([str(UPGRADE), str(old.pid), *args], env=env,
-                                capture_output=True, text=True, timeout=60)
-            assert up.returncode == 0, up.stdout + up.stderr
-            new_pid = int((tmp / "tollgate.pid").read_text().strip())
-            assert new_pid != old.pid
-            assert old.wait(timeout=60) == 0, "the old process drains and exits 0"
-            time.sleep(1.0)  # the new process alone serves for a moment
-            stop.set()
+            try:
+                time.sleep(1.0)
+                # What ExecReload runs: `upgrade $MAINPID <the ExecStart arguments>`.
+                # Its output to a file, not a pipe: the daemon keeps stdout and stderr (for the
+                # journal), so a pipe would stay open after the command returned.
+                with open(tmp / "upgrade.log", "w") as up_log:
+                    up = subprocess.run([str(UPGRADE), str(old.pid), *args], env=env,
+                                        stdout=up_log, stderr=subprocess.STDOUT, timeout=60)
+                assert up.returncode == 0, (tmp / "upgrade.log").read_text()[-2000:]
+                new_pid = read_pid(tmp / "tollgate.pid")
+                assert new_pid != old.pid
+                assert old.wait(timeout=60) == 0, "the old process drains and exits 0"
+                time.sleep(1.0)  # the new process alone serves for a moment
+            finally:
+                stop.set()
             for f in loaders:
                 f.result()
             streamed = [f.result() for f in streams]
@@ -109,9 +114,22 @@ def test_binary_upgrade_under_load_drops_nothing(mock):
     finally:
         if old.poll() is None:
             old.kill()
+        # The daemon is not our child: find it by its PID file (written once it is up).
+        new_pid = new_pid or read_pid(tmp / "tollgate.pid", wait=2)
         if new_pid:
             try:
-                os.kill(new_pid, signal.SIGINT)
+                os.kill(new_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         log.close()
+
+
+def read_pid(path: pathlib.Path, wait: float = 15) -> int | None:
+    """The daemon writes its PID file a moment after the command that started it returns."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            return int(path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            time.sleep(0.05)
+    return None

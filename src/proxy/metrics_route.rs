@@ -1,0 +1,84 @@
+//! `GET /metrics`: values kept elsewhere (queues, atomics, budgets) are read at scrape time,
+//! off the request path, then the gateway's registry is encoded.
+
+use super::ctx::RequestCtx;
+use super::respond;
+use crate::auth;
+use crate::error::GatewayError;
+use crate::state::{Gateway, Snapshot};
+use crate::store::Table;
+use crate::telemetry::metrics::Metrics;
+use pingora::proxy::Session;
+use std::sync::atomic::Ordering;
+
+/// `GET /metrics`: 404 unless the `prometheus` callback is configured (as on a LiteLLM proxy
+/// without it); a key (any the gateway accepts) unless `require_auth_for_metrics_endpoint`
+/// is false.
+pub async fn serve(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<(), GatewayError> {
+    if !snapshot.metrics_enabled {
+        let path = session.req_header().uri.path();
+        return Err(GatewayError::not_found(format!("Route {path} not found")));
+    }
+    if snapshot.metrics_require_auth {
+        auth::authenticate(
+            snapshot.master_key.as_ref(),
+            &gateway.directory,
+            &session.req_header().headers,
+            auth::KeyPlaces::default(),
+            crate::store::now_ms(),
+        )?;
+    }
+    let body = bytes::Bytes::from(scrape(gateway));
+    respond::whole(session, ctx, 200, CONTENT_TYPE, body, None)
+        .await
+        .map_err(respond::client_gone)?;
+    Ok(())
+}
+
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+fn scrape(gateway: &Gateway) -> String {
+    let m = &*gateway.metrics;
+    // Scrapes one at a time, so two never bring the same counter up to its total twice.
+    let _one_at_a_time = m.scrape_lock.lock();
+    let queue = &gateway.accountant.queue;
+    m.spend_queue_depth.set(queue.depth() as i64);
+    Metrics::catch_up(&m.spend_rows_dropped, queue.dropped());
+    if let Some(redis) = &gateway.redis {
+        Metrics::catch_up(&m.redis_fallbacks, redis.fallbacks.load(Ordering::Relaxed));
+    }
+    m.calls_in_flight
+        .set(gateway.in_flight.load(Ordering::Relaxed) as i64);
+    remaining_budgets(gateway);
+    m.encode()
+}
+
+/// LiteLLM's remaining-budget gauges for every key and team with a `max_budget`: what is
+/// left of it after the spend settled so far (this node's and the store's). Rebuilt each
+/// scrape, so a deleted key's series goes away.
+fn remaining_budgets(gateway: &Gateway) {
+    let m = &*gateway.metrics;
+    let accounts = &gateway.accountant.accounts;
+    let sets = [
+        (Table::Keys, &m.remaining_api_key_budget, "key_alias"),
+        (Table::Teams, &m.remaining_team_budget, "team_alias"),
+    ];
+    for (table, gauge, alias_field) in sets {
+        gauge.reset();
+        for entity in gateway.directory.all(table) {
+            let Some(max) = entity.doc.get("max_budget").and_then(|v| v.as_f64()) else {
+                continue;
+            };
+            let spent = accounts.spend(table, &entity.id).unwrap_or(entity.spend);
+            let alias = entity.str_field(alias_field).unwrap_or("");
+            gauge
+                .with_label_values(&[entity.id.as_str(), alias])
+                .set(max - spent);
+        }
+    }
+}

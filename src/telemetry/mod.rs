@@ -1,0 +1,7 @@
+//! What the gateway tells operators about itself: the Prometheus exporter on `/metrics`, with
+//! LiteLLM's metric and label names.
+
+pub mod labels;
+pub mod metrics;
+pub mod names;
+pub mod observer;
