@@ -158,6 +158,12 @@ fn main() -> ExitCode {
         ));
     }
     server.add_service(pingora::services::background::background_service(
+        "drain notice",
+        tollgate::services::drain::DrainNotice {
+            gateway: Arc::clone(&gateway),
+        },
+    ));
+    server.add_service(pingora::services::background::background_service(
         "drain watch",
         tollgate::services::drain::DrainWatch {
             gateway: Arc::clone(&gateway),

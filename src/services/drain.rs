@@ -4,6 +4,11 @@
 //! cut, nor their spend lost: so the grace period is the longest drain, and this service ends
 //! the process as soon as no request is open and the spend flusher has written its last rows,
 //! usually well before. Meanwhile the probes answer 503.
+//!
+//! Because Pingora closes its listeners the moment shutdown begins, a load balancer would never
+//! see those 503s: SIGUSR2 first (the unit's ExecStop, `systemd/stop`) turns the probes to 503
+//! while the gateway still serves everything else, so the balancer takes the node out before
+//! SIGTERM follows.
 
 use crate::state::Gateway;
 use async_trait::async_trait;
@@ -37,5 +42,31 @@ impl BackgroundService for DrainWatch {
         }
         log::info!("drained: every call finished and its spend is written; exiting");
         std::process::exit(0);
+    }
+}
+
+/// SIGUSR2: announce the coming shutdown through the probes, keep serving.
+pub struct DrainNotice {
+    pub gateway: Arc<Gateway>,
+}
+
+#[async_trait]
+impl BackgroundService for DrainNotice {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut notices = match signal(SignalKind::user_defined2()) {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("drain notice on SIGUSR2 is unavailable: {e}");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = notices.recv() => {
+                self.gateway.draining.store(true, Ordering::Release);
+                log::info!("drain notice (SIGUSR2): probes answer 503; still serving until SIGTERM");
+            }
+            _ = shutdown.changed() => {}
+        }
     }
 }

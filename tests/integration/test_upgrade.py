@@ -20,6 +20,7 @@ from keys_helpers import chat, generate_key, priced_deployment, spend_logs
 
 UNIT = ROOT / "systemd" / "tollgate.service"
 UPGRADE = ROOT / "systemd" / "upgrade"
+STOP = ROOT / "systemd" / "stop"
 
 
 def test_the_unit_file_verifies():
@@ -29,6 +30,7 @@ def test_the_unit_file_verifies():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="tollgate-unit-"))
     unit = UNIT.read_text().replace("/usr/local/bin/tollgate", str(GATEWAY_BIN))
     unit = unit.replace("/usr/local/lib/tollgate/upgrade", str(UPGRADE))
+    unit = unit.replace("/usr/local/lib/tollgate/stop", str(STOP))
     (tmp / "tollgate.service").write_text(unit)
     out = subprocess.run([analyze, "verify", str(tmp / "tollgate.service")],
                          capture_output=True, text=True, timeout=60)
@@ -133,3 +135,22 @@ def read_pid(path: pathlib.Path, wait: float = 15) -> int | None:
         except (FileNotFoundError, ValueError):
             time.sleep(0.05)
     return None
+
+
+def test_stop_takes_the_node_out_of_rotation_first(mock, start_gateway):
+    """As the unit's ExecStop: SIGUSR2 turns the probes to 503 while calls are still served,
+    then SIGTERM stops it gracefully (a call in flight finishes, exit 0)."""
+    gw = start_gateway(basic_config(mock))
+    assert httpx.get(gw.url("/health/liveliness")).status_code == 200
+    body = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi [mock:delay_ms=2500]"}]}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        stopping = pool.submit(subprocess.run, [str(STOP), str(gw.proc.pid), "2"], timeout=30)
+        time.sleep(0.5)
+        probe = httpx.get(gw.url("/health/liveliness"))
+        assert probe.status_code == 503 and probe.json() == {"status": "shutting_down"}, probe.text
+        ready = httpx.get(gw.url("/health/readiness"))
+        assert ready.status_code == 503, ready.text
+        slow = pool.submit(gw.post, "/v1/chat/completions", body)  # still served, and in flight at SIGTERM
+        assert stopping.result().returncode == 0
+        assert slow.result().status_code == 200
+    assert gw.proc.wait(timeout=30) == 0
