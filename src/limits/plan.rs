@@ -24,12 +24,7 @@ pub fn for_call(
 ) -> Vec<Limit> {
     let mut out = Vec::new();
     if let Some(max) = gateway.max_parallel_requests {
-        out.push(Limit {
-            descriptor: "global",
-            value: "gateway".into(),
-            kind: Kind::Parallel,
-            max,
-        });
+        out.push(Limit::new("global", "gateway".into(), Kind::Parallel, max));
     }
     if let Some(k) = key {
         entity_limits(directory, &k.key, "api_key", &k.token, &mut out);
@@ -64,12 +59,7 @@ pub fn for_deployment(id: &str, rpm: Option<u64>, tpm: Option<u64>) -> Vec<Limit
     let mut out = Vec::new();
     for (kind, max) in [(Kind::Requests, rpm), (Kind::Tokens, tpm)] {
         if let Some(max) = max.map(|m| m.min(i64::MAX as u64)) {
-            out.push(Limit {
-                descriptor: "deployment",
-                value: id.to_string(),
-                kind,
-                max,
-            });
+            out.push(Limit::new("deployment", id.to_string(), kind, max));
         }
     }
     out
@@ -94,12 +84,7 @@ fn entity_limits(
         let max = count(entity.doc.get(field))
             .or_else(|| budget.as_ref().and_then(|b| count(b.doc.get(field))));
         if let Some(max) = max {
-            out.push(Limit {
-                descriptor,
-                value: id.to_string(),
-                kind,
-                max,
-            });
+            out.push(Limit::new(descriptor, id.to_string(), kind, max));
         }
     }
 }
@@ -122,12 +107,7 @@ fn per_model(
             .filter(|v| v.is_object())
             .or_else(|| metadata.and_then(|m| m.get(field)));
         if let Some(max) = count(map.and_then(|m| m.get(model))) {
-            out.push(Limit {
-                descriptor,
-                value: format!("{id}:{model}"),
-                kind,
-                max,
-            });
+            out.push(Limit::new(descriptor, format!("{id}:{model}"), kind, max));
         }
     }
 }

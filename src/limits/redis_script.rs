@@ -74,7 +74,7 @@ pub async fn take(
         .arg(hold_ms.max(1000));
     for (limit, amount) in limits.iter().zip(amounts) {
         invocation
-            .key(limit.redis_key())
+            .key(limit.key())
             .arg(limit.kind.letter())
             .arg(limit.max)
             .arg(*amount);
@@ -120,10 +120,10 @@ pub async fn settle(redis: &SharedRedis, request_id: &str, at: u64, corrections:
     for (limit, delta) in corrections {
         match limit.kind {
             Kind::Parallel => {
-                pipe.zrem(limit.redis_key(), request_id).ignore();
+                pipe.zrem(limit.key(), request_id).ignore();
             }
             _ => {
-                pipe.hincr(limit.redis_key(), at, *delta).ignore();
+                pipe.hincr(limit.key(), at, *delta).ignore();
             }
         }
     }

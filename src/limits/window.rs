@@ -63,7 +63,10 @@ impl LocalCounters {
     pub fn try_take(&self, limit: &Limit, amount: u64, now: u64) -> Result<Usage, Usage> {
         match limit.kind {
             Kind::Parallel => {
-                let mut n = self.in_flight.entry(limit.counter_key()).or_default();
+                let mut n = match self.in_flight.get_mut(limit.key()) {
+                    Some(n) => n,
+                    None => self.in_flight.entry(limit.key().to_owned()).or_default(),
+                };
                 let usage = Usage {
                     used: *n,
                     oldest: None,
@@ -75,7 +78,10 @@ impl LocalCounters {
                 Ok(usage)
             }
             Kind::Requests | Kind::Tokens => {
-                let mut w = self.windows.entry(limit.counter_key()).or_default();
+                let mut w = match self.windows.get_mut(limit.key()) {
+                    Some(w) => w,
+                    None => self.windows.entry(limit.key().to_owned()).or_default(),
+                };
                 let (used, oldest) = w.used(now);
                 let usage = Usage { used, oldest };
                 let over = match limit.kind {
@@ -96,12 +102,12 @@ impl LocalCounters {
     pub fn adjust(&self, limit: &Limit, delta: i64, at: u64) {
         match limit.kind {
             Kind::Parallel => {
-                if let Some(mut n) = self.in_flight.get_mut(&limit.counter_key()) {
+                if let Some(mut n) = self.in_flight.get_mut(limit.key()) {
                     *n = n.saturating_sub(delta.unsigned_abs());
                 }
             }
             Kind::Requests | Kind::Tokens => {
-                if let Some(mut w) = self.windows.get_mut(&limit.counter_key()) {
+                if let Some(mut w) = self.windows.get_mut(limit.key()) {
                     w.add(at, delta);
                 }
             }
@@ -114,12 +120,7 @@ mod tests {
     use super::*;
 
     fn limit(kind: Kind, max: u64) -> Limit {
-        Limit {
-            descriptor: "api_key",
-            value: "k".into(),
-            kind,
-            max,
-        }
+        Limit::new("api_key", "k".into(), kind, max)
     }
 
     #[test]
