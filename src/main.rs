@@ -17,6 +17,7 @@ use tollgate::services::health::HealthChecker;
 use tollgate::services::store_sync::{load, StoreSync};
 use tollgate::spend::accounts::Accounts;
 use tollgate::state::Gateway;
+use tollgate::telemetry::logs::LogSettings;
 use tollgate::store::open::StoreSettings;
 use tollgate::store::Store;
 use tollgate::upstream::UpstreamClient;
@@ -45,7 +46,6 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
 
     let loaded = match config::load_file(&cli.config) {
@@ -55,6 +55,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // After the config is read: `json_logs` is in it. Nothing logs before this line.
+    LogSettings::new(loaded.config.litellm.json_logs, |name| std::env::var(name).ok()).install();
     for w in &loaded.warnings {
         log::warn!("config: {w}");
     }

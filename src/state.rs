@@ -4,7 +4,7 @@
 use crate::auth::directory::Directory;
 use crate::auth::MasterKey;
 use crate::config::GatewayConfig;
-use crate::lifecycle::{access_log::AccessLog, Observers};
+use crate::lifecycle::Observers;
 use crate::limits::Limiter;
 use crate::router::{ModelTable, RoutingPolicy, StateRegistry};
 use crate::shared_state::SharedRedis;
@@ -191,10 +191,7 @@ impl Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             upstream,
             states,
-            observers: Observers::new(vec![
-                Box::new(AccessLog),
-                Box::new(MetricsObserver(Arc::clone(&metrics))),
-            ]),
+            observers: Observers::new(vec![Box::new(MetricsObserver(Arc::clone(&metrics)))]),
             metrics,
             directory,
             accountant: Accountant {

@@ -104,6 +104,8 @@ pub struct LitellmSettings {
     /// `cache` and `cache_params`: the response cache.
     pub cache: super::cache::CacheSettings,
     pub metrics: MetricsSettings,
+    /// `json_logs`: every log line a JSON object (also `JSON_LOGS=1`); read once at start.
+    pub json_logs: bool,
 }
 
 /// The Prometheus exporter, as LiteLLM's `prometheus` callback configures it.
@@ -126,6 +128,7 @@ impl Default for LitellmSettings {
             budget_exceeded_status_code: 422,
             cache: Default::default(),
             metrics: MetricsSettings::default(),
+            json_logs: false,
         }
     }
 }
@@ -273,7 +276,8 @@ pub fn read_litellm(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Lite
         "enable_end_user_cost_tracking_prometheus_only" => {
             s.metrics.end_user_labels = v.boolean(env, diag).unwrap_or(false)
         }
-        "set_verbose" | "json_logs" | "telemetry" => {}
+        "json_logs" => s.json_logs = v.boolean(env, diag).unwrap_or(false),
+        "set_verbose" | "telemetry" => {}
         _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
     });
     s.cache.settle(node.path(), env, diag);

@@ -21,6 +21,9 @@ pub enum Inbound {
 pub struct RequestCtx {
     pub inbound: Inbound,
     pub call_id: String,
+    /// The client's `x-request-id`, when it sent a usable one: kept for the access log and
+    /// echoed back.
+    pub request_id: Option<String>,
     pub started: Instant,
     pub group: Option<Arc<str>>,
     pub deployment: Option<Arc<Deployment>>,
@@ -84,6 +87,7 @@ impl RequestCtx {
         RequestCtx {
             inbound: Inbound::OpenAi,
             call_id: call_id(),
+            request_id: None,
             started: Instant::now(),
             group: None,
             deployment: None,
@@ -139,6 +143,18 @@ impl RequestCtx {
     }
 }
 
+/// Longest client request id kept; a longer one is replaced by the call id.
+const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// A client's `x-request-id`, if it is short visible ASCII (it goes into logs and a header).
+pub fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
+    let v = headers.get("x-request-id")?.to_str().ok()?.trim();
+    let usable = !v.is_empty()
+        && v.len() <= MAX_REQUEST_ID_BYTES
+        && v.bytes().all(|b| b.is_ascii_graphic());
+    usable.then(|| v.to_string())
+}
+
 impl Default for RequestCtx {
     fn default() -> Self {
         Self::new()
@@ -154,4 +170,21 @@ fn call_id() -> String {
         .into_uuid()
         .as_hyphenated()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_kept_only_when_short_and_printable() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(client_request_id(&h), None);
+        h.insert("x-request-id", "abc-123".parse().unwrap()); // ok: test
+        assert_eq!(client_request_id(&h).as_deref(), Some("abc-123"));
+        h.insert("x-request-id", "a b".parse().unwrap()); // ok: test
+        assert_eq!(client_request_id(&h), None);
+        h.insert("x-request-id", "x".repeat(129).parse().unwrap()); // ok: test
+        assert_eq!(client_request_id(&h), None);
+    }
 }

@@ -33,6 +33,7 @@ pub async fn serve(
         ctx.inbound = Inbound::Anthropic;
     }
     ctx.route = crate::telemetry::labels::route_label(session.req_header().uri.path());
+    ctx.request_id = super::ctx::client_request_id(&session.req_header().headers);
     if route.needs_key() {
         let uri = &session.req_header().uri;
         let places = auth::KeyPlaces {

@@ -122,43 +122,50 @@ impl ProxyHttp for TollgateProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        ctx.outcome.status = ctx.status;
+        ctx.outcome.retries = ctx.retries;
+        ctx.outcome.fallbacks = ctx.fallbacks;
+        ctx.outcome.duration = ctx.started.elapsed();
+        ctx.outcome.upstream_time = ctx.upstream_time;
+        if ctx.outcome.error.is_none() {
+            if let Some(e) = e {
+                ctx.outcome.error = Some(("proxy_error", e.to_string()));
+            }
+        }
         // Observers see the call before its spend is handed off (they read the key and end
         // user from it); spend and limits read only the outcome's status, usage and commit.
-        if ctx.admitted {
-            ctx.outcome.status = ctx.status;
-            ctx.outcome.retries = ctx.retries;
-            ctx.outcome.fallbacks = ctx.fallbacks;
-            ctx.outcome.duration = ctx.started.elapsed();
-            ctx.outcome.upstream_time = ctx.upstream_time;
-            let deployment = ctx.deployment.as_ref();
+        // An LLM call refused before admission (key, limits, budget, a bad body) is a call
+        // too: LiteLLM counts it among the proxy's requests and failures.
+        if ctx.admitted || ctx.route != "other" {
             let info = ctx.call_info();
             self.gateway.observers.emit(
                 &info,
                 &lifecycle::CallEvent::Done {
-                    deployment,
+                    deployment: ctx.deployment.as_ref(),
                     summary: &ctx.outcome,
                 },
             );
+        }
+        if lifecycle::access_log::enabled() {
+            let header = session.req_header();
+            let info = ctx.call_info();
+            lifecycle::access_log::write(&lifecycle::access_log::AccessLine {
+                request_id: ctx.request_id.as_deref().unwrap_or(&ctx.call_id),
+                call_id: &ctx.call_id,
+                method: header.method.as_str(),
+                path: header.uri.path(),
+                key: info.key,
+                end_user: info.end_user,
+                requested_model: info.requested_model,
+                model_group: info.group,
+                deployment: ctx.deployment.as_ref(),
+                summary: &ctx.outcome,
+                cache_hit: ctx.cache_hit,
+            });
         }
         if ctx.spend.accounted {
             spend_row::finish(&self.gateway, ctx);
         }
         admit::finish_limits(&self.gateway, ctx);
-        if log::log_enabled!(log::Level::Debug) {
-            log::debug!(
-                "call_id={} {} {} status={} group={} deployment={} duration_ms={:.3} error={:?}",
-                ctx.call_id,
-                session.req_header().method,
-                session.req_header().uri.path(),
-                ctx.status,
-                ctx.group.as_deref().unwrap_or("-"),
-                ctx.deployment
-                    .as_ref()
-                    .map(|d| d.id.as_str())
-                    .unwrap_or("-"),
-                ctx.started.elapsed().as_secs_f64() * 1000.0,
-                e.map(|e| e.to_string()),
-            );
-        }
     }
 }

@@ -23,6 +23,11 @@ pub fn head(
     let mut h = ResponseHeader::build_no_case(status, Some(16))?;
     h.insert_header(header::CONTENT_TYPE, content_type)?;
     put(&mut h, "x-litellm-call-id", ctx.call_id.as_str());
+    put(
+        &mut h,
+        "x-request-id",
+        ctx.request_id.as_deref().unwrap_or(&ctx.call_id),
+    );
     put(&mut h, "x-litellm-version", VERSION);
     if let Some(group) = &ctx.group {
         put(&mut h, "x-litellm-model-group", &**group);
@@ -178,6 +183,9 @@ pub async fn error(
     upstream: Option<&ResponseHeader>,
 ) -> Result<()> {
     let anthropic = ctx.inbound == Inbound::Anthropic;
+    if ctx.outcome.error.is_none() {
+        ctx.outcome.error = Some((err.kind, err.message.clone()));
+    }
     if ctx.head_sent {
         let event = if anthropic {
             let body = crate::inbound::anthropic::error_to_anthropic(err);

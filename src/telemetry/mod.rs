@@ -2,6 +2,7 @@
 //! LiteLLM's metric and label names.
 
 pub mod labels;
+pub mod logs;
 pub mod metrics;
 pub mod names;
 pub mod observer;
