@@ -17,9 +17,9 @@ use tollgate::services::health::HealthChecker;
 use tollgate::services::store_sync::{load, StoreSync};
 use tollgate::spend::accounts::Accounts;
 use tollgate::state::Gateway;
-use tollgate::telemetry::logs::LogSettings;
 use tollgate::store::open::StoreSettings;
 use tollgate::store::Store;
+use tollgate::telemetry::logs::LogSettings;
 use tollgate::upstream::UpstreamClient;
 
 #[derive(Parser, Debug)]
@@ -56,7 +56,10 @@ fn main() -> ExitCode {
         }
     };
     // After the config is read: `json_logs` is in it. Nothing logs before this line.
-    LogSettings::new(loaded.config.litellm.json_logs, |name| std::env::var(name).ok()).install();
+    LogSettings::new(loaded.config.litellm.json_logs, |name| {
+        std::env::var(name).ok()
+    })
+    .install();
     for w in &loaded.warnings {
         log::warn!("config: {w}");
     }
@@ -147,6 +150,8 @@ fn main() -> ExitCode {
                 max_drain,
                 flushed: Arc::clone(&gateway.spend_flushed),
                 flush_failures: gateway.metrics.store_flush_failures.clone(),
+                flush_lag: gateway.metrics.spend_flush_lag.clone(),
+                pending_rows: gateway.metrics.spend_pending_rows.clone(),
             },
         ));
     }

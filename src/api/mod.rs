@@ -20,6 +20,13 @@ pub fn models_list(models: &ModelTable, allowed: impl Fn(&str) -> bool) -> Bytes
     Bytes::from(json!({"data": data, "object": "list"}).to_string())
 }
 
+/// Unix milliseconds as RFC 3339 UTC.
+fn rfc3339(unix_ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(unix_ms.min(i64::MAX as u64) as i64)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 /// `GET /health`: every deployment as healthy or not, by the background health checks and
 /// cooldowns, in LiteLLM's shape. No secrets: provider keys and headers are never listed.
 pub fn health(models: &ModelTable) -> Bytes {
@@ -33,6 +40,10 @@ pub fn health(models: &ModelTable) -> Bytes {
             "model_id": d.id,
             "api_base": d.api_base,
         });
+        if let Some((at_ms, took)) = d.state.last_check() {
+            entry["last_checked_at"] = json!(rfc3339(at_ms));
+            entry["health_check_latency_ms"] = json!(took.as_secs_f64() * 1000.0);
+        }
         let cooling = d.state.cooldown_left(now);
         if d.state.is_healthy() && cooling.is_none() {
             healthy.push(entry);

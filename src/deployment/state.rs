@@ -27,6 +27,9 @@ pub struct DeploymentState {
     cooldown_until_ms: AtomicU64,
     healthy: AtomicBool,
     health_error: ArcSwapOption<String>,
+    /// Unix ms of the last background health check's end (0: none yet), and its duration.
+    checked_at_ms: AtomicU64,
+    check_latency_us: AtomicU64,
     /// A refreshed access token (Vertex AI, Azure Entra ID), written by a background refresher.
     pub access_token: TokenCell,
     /// AWS keys from the credential chain, written by its background refresher.
@@ -95,6 +98,8 @@ impl Default for DeploymentState {
             cooldown_until_ms: AtomicU64::new(0),
             healthy: AtomicBool::new(true),
             health_error: ArcSwapOption::empty(),
+            checked_at_ms: AtomicU64::new(0),
+            check_latency_us: AtomicU64::new(0),
             access_token: TokenCell::default(),
             aws_keys: RefreshedCell::default(),
         }
@@ -216,6 +221,24 @@ impl DeploymentState {
 
     pub fn set_health_error(&self, e: Option<String>) {
         self.health_error.store(e.map(Arc::new));
+    }
+
+    /// A background health check ended at `at_unix_ms` after `took`.
+    pub fn record_check(&self, at_unix_ms: u64, took: Duration) {
+        self.check_latency_us
+            .store(took.as_micros().min(u64::MAX as u128) as u64, Relaxed);
+        self.checked_at_ms.store(at_unix_ms, Relaxed);
+    }
+
+    /// When the last background health check ended (unix ms) and how long it took.
+    pub fn last_check(&self) -> Option<(u64, Duration)> {
+        let at = self.checked_at_ms.load(Relaxed);
+        (at > 0).then(|| {
+            (
+                at,
+                Duration::from_micros(self.check_latency_us.load(Relaxed)),
+            )
+        })
     }
 
     /// Why the last health check failed.

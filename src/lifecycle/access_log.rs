@@ -106,6 +106,23 @@ pub fn timestamp() -> String {
 mod tests {
     use super::*;
 
+    /// The line of a request no key made and no deployment answered.
+    fn anonymous_line(request_id: &str, method: &str, path: &str, summary: &CallSummary) -> Value {
+        to_json(&AccessLine {
+            request_id,
+            call_id: "c1",
+            method,
+            path,
+            key: None,
+            end_user: None,
+            requested_model: None,
+            model_group: None,
+            deployment: None,
+            summary,
+            cache_hit: false,
+        })
+    }
+
     #[test]
     fn a_refused_request_has_no_usage_and_no_key_fields() {
         let summary = CallSummary {
@@ -113,19 +130,7 @@ mod tests {
             error: Some(("auth_error", "Authentication Error".into())),
             ..CallSummary::default()
         };
-        let line = to_json(&AccessLine {
-            request_id: "req-1",
-            call_id: "c1",
-            method: "POST",
-            path: "/v1/chat/completions",
-            key: None,
-            end_user: None,
-            requested_model: None,
-            model_group: None,
-            deployment: None,
-            summary: &summary,
-            cache_hit: false,
-        });
+        let line = anonymous_line("req-1", "POST", "/v1/chat/completions", &summary);
         assert_eq!(line["request_id"], "req-1");
         assert_eq!(line["status"], 401);
         assert_eq!(line["prompt_tokens"], Value::Null);
@@ -138,21 +143,8 @@ mod tests {
 
     #[test]
     fn long_paths_are_cut() {
-        let summary = CallSummary::default();
         let path = "/x".repeat(1000);
-        let line = to_json(&AccessLine {
-            request_id: "r",
-            call_id: "c",
-            method: "GET",
-            path: &path,
-            key: None,
-            end_user: None,
-            requested_model: None,
-            model_group: None,
-            deployment: None,
-            summary: &summary,
-            cache_hit: false,
-        });
+        let line = anonymous_line("r", "GET", &path, &CallSummary::default());
         assert_eq!(line["route"].as_str().map(str::len), Some(MAX_PATH_CHARS));
     }
 }

@@ -121,6 +121,15 @@ pub enum CallEvent<'a> {
         usage: Usage,
         source: UsageSource,
     },
+    /// A fallback group was tried, and answered or failed; `cause` is what made the call
+    /// fall back in the first place (status, class, provider), as LiteLLM labels the event.
+    FallbackTried {
+        to_group: &'a str,
+        /// The last deployment tried in that group.
+        deployment: Option<&'a Arc<Deployment>>,
+        succeeded: bool,
+        cause: (u16, FailureClass, Option<&'static str>),
+    },
     Done {
         deployment: Option<&'a Arc<Deployment>>,
         summary: &'a CallSummary,

@@ -149,9 +149,8 @@ const MAX_REQUEST_ID_BYTES: usize = 128;
 /// A client's `x-request-id`, if it is short visible ASCII (it goes into logs and a header).
 pub fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
     let v = headers.get("x-request-id")?.to_str().ok()?.trim();
-    let usable = !v.is_empty()
-        && v.len() <= MAX_REQUEST_ID_BYTES
-        && v.bytes().all(|b| b.is_ascii_graphic());
+    let usable =
+        !v.is_empty() && v.len() <= MAX_REQUEST_ID_BYTES && v.bytes().all(|b| b.is_ascii_graphic());
     usable.then(|| v.to_string())
 }
 

@@ -69,7 +69,17 @@ pub async fn handle(
     };
     let mut fallbacks: Option<Vec<String>> = None;
     loop {
-        let failure = match group::run(&job, session, ctx, &resolved).await {
+        let outcome = group::run(&job, session, ctx, &resolved).await;
+        if let Some(cause) = ctx.outcome.fallback_cause {
+            let event = CallEvent::FallbackTried {
+                to_group: &resolved.group_name,
+                deployment: ctx.deployment.as_ref(),
+                succeeded: outcome.is_ok(),
+                cause,
+            };
+            gateway.observers.emit(&ctx.call_info(), &event);
+        }
+        let failure = match outcome {
             Ok(_committed) => {
                 cached::finish(ctx).await;
                 return Ok(());

@@ -54,6 +54,8 @@ fn scrape(gateway: &Gateway) -> String {
     }
     m.calls_in_flight
         .set(gateway.in_flight.load(Ordering::Relaxed) as i64);
+    m.requests_open
+        .set(gateway.open_requests.load(Ordering::Relaxed) as i64);
     remaining_budgets(gateway);
     m.encode()
 }

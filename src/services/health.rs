@@ -37,10 +37,23 @@ impl BackgroundService for HealthChecker {
                     let group = Arc::clone(group);
                     let gateway = Arc::clone(&self.gateway);
                     async move {
+                        let started = std::time::Instant::now();
                         let outcome = match &d.health_check_model {
                             Some(model) => probe_with_completion(&gateway, &d, &group, model).await,
                             None => probe(&d, gateway.upstream.resolver()).await,
                         };
+                        let now_ms = crate::store::now_ms().max(1) as u64;
+                        d.state.record_check(now_ms, started.elapsed());
+                        let state = if outcome.is_ok() {
+                            crate::telemetry::names::STATE_HEALTHY
+                        } else {
+                            crate::telemetry::names::STATE_COMPLETE_OUTAGE
+                        };
+                        crate::telemetry::observer::set_deployment_state(
+                            &gateway.metrics,
+                            &d,
+                            state,
+                        );
                         record(&d, outcome);
                     }
                 });

@@ -43,6 +43,10 @@ pub struct StoreSync {
     pub flushed: Arc<std::sync::atomic::AtomicBool>,
     /// `tollgate_store_flush_failures_total`.
     pub flush_failures: prometheus::IntCounter,
+    /// `tollgate_spend_flush_lag_seconds`: how long rows have been waiting for the store.
+    pub flush_lag: prometheus::Gauge,
+    /// `tollgate_spend_pending_rows`: taken from the queue, not yet written.
+    pub pending_rows: prometheus::IntGauge,
 }
 
 /// Fills the directory and the accounts from the store (at start-up, before serving).
@@ -73,7 +77,20 @@ impl BackgroundService for StoreSync {
         let mut last_seen = now_ms();
         let mut flush_tick = tokio::time::interval(FLUSH_EVERY);
         let mut refresh_tick = tokio::time::interval(REFRESH_EVERY);
+        // Since when rows have been pending without a break (an outage shows as a growing lag).
+        let mut pending_since: Option<std::time::Instant> = None;
         loop {
+            self.pending_rows.set(pending.len() as i64);
+            let lag = if pending.is_empty() {
+                pending_since = None;
+                0.0
+            } else {
+                pending_since
+                    .get_or_insert_with(std::time::Instant::now)
+                    .elapsed()
+                    .as_secs_f64()
+            };
+            self.flush_lag.set(lag);
             let room = pending.len() < self.max_pending;
             tokio::select! {
                 row = rx.recv(), if room => match row {

@@ -18,8 +18,13 @@ pub struct LogSettings {
 impl LogSettings {
     /// `env` reads a variable (the process environment, in `main`).
     pub fn new(json_logs_in_config: bool, env: impl Fn(&str) -> Option<String>) -> LogSettings {
-        let set = |name: &str| env(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let json_env = set("JSON_LOGS").map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+        let set = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let json_env = set("JSON_LOGS")
+            .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
         let filter = set("RUST_LOG")
             .or_else(|| set("LITELLM_LOG").map(|level| litellm_level(&level).to_string()))
             .unwrap_or_else(|| "info".to_string());
@@ -101,8 +106,14 @@ mod tests {
     fn rust_log_wins_then_litellm_log_then_info() {
         assert_eq!(settings(false, &[]).filter, "info");
         assert_eq!(settings(false, &[("LITELLM_LOG", "DEBUG")]).filter, "debug");
-        assert_eq!(settings(false, &[("LITELLM_LOG", "WARNING")]).filter, "warn");
-        let both = settings(false, &[("LITELLM_LOG", "DEBUG"), ("RUST_LOG", "tollgate=trace")]);
+        assert_eq!(
+            settings(false, &[("LITELLM_LOG", "WARNING")]).filter,
+            "warn"
+        );
+        let both = settings(
+            false,
+            &[("LITELLM_LOG", "DEBUG"), ("RUST_LOG", "tollgate=trace")],
+        );
         assert_eq!(both.filter, "tollgate=trace");
         // An empty RUST_LOG (a unit's `Environment=RUST_LOG=`) is as good as unset.
         let empty = settings(false, &[("LITELLM_LOG", "ERROR"), ("RUST_LOG", " ")]);

@@ -6,7 +6,7 @@
 use super::names as n;
 use prometheus::core::Collector;
 use prometheus::{
-    CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
     IntGauge, Opts, Registry, TextEncoder,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +43,10 @@ pub struct Metrics {
     pub spend_queue_depth: IntGauge,
     pub spend_rows_dropped: IntCounter,
     pub store_flush_failures: IntCounter,
+    pub spend_flush_lag: Gauge,
+    pub spend_pending_rows: IntGauge,
+    /// Requests being served on every route (the drain before exit waits for none).
+    pub requests_open: IntGauge,
     pub redis_fallbacks: IntCounter,
     pub streams_in_flight: IntGauge,
     pub calls_in_flight: IntGauge,
@@ -205,6 +209,21 @@ impl Metrics {
             store_flush_failures: int_counter(
                 "tollgate_store_flush_failures_total",
                 "Spend flushes the store refused (rows kept for retry)",
+            ),
+            spend_flush_lag: register(
+                &r,
+                Gauge::new(
+                    "tollgate_spend_flush_lag_seconds",
+                    "How long the oldest spend rows taken from the queue have waited for the store (0 when none wait)",
+                ),
+            ),
+            spend_pending_rows: int_gauge(
+                "tollgate_spend_pending_rows",
+                "Spend rows taken from the queue and not yet written to the store",
+            ),
+            requests_open: int_gauge(
+                "tollgate_requests_open",
+                "Requests being served, on every route",
             ),
             redis_fallbacks: int_counter(
                 "tollgate_redis_fallbacks_total",

@@ -71,6 +71,30 @@ impl CallObserver for MetricsObserver {
                     .with_label_values(&l.pick(&n::LLM_API_LATENCY_LABELS))
                     .observe(time_to_first_byte.as_secs_f64());
             }
+            CallEvent::FallbackTried {
+                to_group,
+                deployment,
+                succeeded,
+                cause: (status, class, provider),
+            } => {
+                // One event per fallback group tried, labelled with the failure that started
+                // the falling back, as LiteLLM's router logs them.
+                let cause_status = labels::status_text(*status);
+                let name = labels::exception_class_name(*status, Some(*class));
+                let class = labels::exception_class(*provider, name);
+                let mut l = call_labels(m, call, *deployment);
+                l.fallback_model = to_group;
+                l.exception_status = &cause_status;
+                l.exception_class = &class;
+                let counter = if *succeeded {
+                    &m.successful_fallbacks
+                } else {
+                    &m.failed_fallbacks
+                };
+                counter
+                    .with_label_values(&l.pick(&n::FALLBACKS_LABELS))
+                    .inc();
+            }
             CallEvent::Done {
                 deployment,
                 summary,
@@ -96,24 +120,6 @@ fn done(m: &Metrics, call: &CallInfo<'_>, deployment: Option<&Arc<Deployment>>, 
         f.exception_class = &class;
         m.proxy_failed_requests
             .with_label_values(&f.pick(&n::PROXY_FAILED_REQUESTS_LABELS))
-            .inc();
-    }
-    if let Some((status, class, provider)) = s.fallback_cause {
-        // The failure that made the call fall back, as LiteLLM labels its fallback events.
-        let cause_status = labels::status_text(status);
-        let class =
-            labels::exception_class(provider, labels::exception_class_name(status, Some(class)));
-        let mut f = l.clone();
-        f.fallback_model = call.group.unwrap_or("");
-        f.exception_status = &cause_status;
-        f.exception_class = &class;
-        let counter = if success {
-            &m.successful_fallbacks
-        } else {
-            &m.failed_fallbacks
-        };
-        counter
-            .with_label_values(&f.pick(&n::FALLBACKS_LABELS))
             .inc();
     }
     if let (Some(d), Some(usage)) = (deployment, &s.usage) {
@@ -154,6 +160,23 @@ fn done(m: &Metrics, call: &CallInfo<'_>, deployment: Option<&Arc<Deployment>>, 
             }
         }
     }
+}
+
+/// `litellm_deployment_state` of one deployment, as a background health check found it.
+pub fn set_deployment_state(m: &Metrics, d: &Deployment, state: f64) {
+    if !m.enabled() {
+        return;
+    }
+    let l = CallLabels {
+        model: d.model.as_str(),
+        model_id: d.id.as_str(),
+        api_base: d.api_base.as_str(),
+        api_provider: d.provider.name,
+        ..CallLabels::default()
+    };
+    m.deployment_state
+        .with_label_values(&l.pick(&n::DEPLOYMENT_STATE_LABELS))
+        .set(state);
 }
 
 /// The labels known for every event of this call; the event adds its own.

@@ -62,10 +62,11 @@ def config(mock, litellm_settings=PROMETHEUS, **general):
             openai_deployment(mock, "dead", model="status-500-dead"),
             openai_deployment(mock, "broken", model="status-500-broken"),
             openai_deployment(mock, "hopeless", model="status-500-hopeless"),
+            openai_deployment(mock, "chain", model="status-500-chain"),
         ],
         "general_settings": {"master_key": MASTER_KEY, **general},
         "litellm_settings": litellm_settings,
-        "router_settings": {"num_retries": 0, "fallbacks": [{"broken": ["gpt-b"]}, {"hopeless": ["dead"]}], "allowed_fails": 1000},
+        "router_settings": {"num_retries": 0, "fallbacks": [{"broken": ["gpt-b"]}, {"hopeless": ["dead"]}, {"chain": ["dead", "gpt-b"]}], "allowed_fails": 1000},
     }
 
 
@@ -118,6 +119,14 @@ def test_metrics_after_known_traffic(mock, start_gateway):
         client.chat.completions.create(model="hopeless", messages=user("hello"))
     chunks = list(client.chat.completions.create(model="gpt-stream", messages=user("hello"), stream=True))
     assert chunks
+    # Two fallbacks tried in one call: dead fails, gpt-b answers (one event each, as LiteLLM).
+    chained = client.chat.completions.with_raw_response.create(model="chain", messages=user("hello"))
+    assert chained.headers["x-litellm-attempted-fallbacks"] == "2"
+    costs.append(float(chained.headers["x-litellm-response-cost"]))
+    # Refused before admission (a wrong key): still a proxy request, and a failed one.
+    refused = httpx.post(gw.url("/v1/chat/completions"), headers={"Authorization": "Bearer sk-wrong"},
+                         json={"model": "gpt-a", "messages": user("hello")})
+    assert refused.status_code == 401
 
     families, text = scrape(gw)
 
@@ -125,8 +134,10 @@ def test_metrics_after_known_traffic(mock, start_gateway):
     for group, n in calls.items():
         assert total(families, "litellm_proxy_total_requests_metric", requested_model=group, status_code="200") == n
         assert total(families, "litellm_requests_metric", requested_model=group) == n
-        assert total(families, "litellm_deployment_success_responses", model_group=group) == n + (group == "gpt-b")
-    assert total(families, "litellm_proxy_total_requests_metric", status_code="200") == 5 + 2
+        assert total(families, "litellm_deployment_success_responses", model_group=group) == n + 2 * (group == "gpt-b")
+    assert total(families, "litellm_proxy_total_requests_metric", status_code="200") == 5 + 3
+    assert total(families, "litellm_proxy_total_requests_metric", status_code="401") == 1
+    assert total(families, "litellm_proxy_failed_requests_metric", exception_status="401") == 1
     assert total(families, "litellm_proxy_total_requests_metric", requested_model="dead") == failures
     ok = samples(families, "litellm_proxy_total_requests_metric", requested_model="gpt-a")[0].labels
     assert ok["hashed_api_key"] == hashed
@@ -153,6 +164,10 @@ def test_metrics_after_known_traffic(mock, start_gateway):
     assert fb[0].labels["exception_status"] == "500"
     lost = samples(families, "litellm_deployment_failed_fallbacks", requested_model="hopeless")
     assert sum(s.value for s in lost) == 1 and lost[0].labels["fallback_model"] == "dead"
+    chain_lost = samples(families, "litellm_deployment_failed_fallbacks", requested_model="chain")
+    chain_won = samples(families, "litellm_deployment_successful_fallbacks", requested_model="chain")
+    assert [(s.labels["fallback_model"], s.value) for s in chain_lost] == [("dead", 1.0)]
+    assert [(s.labels["fallback_model"], s.value) for s in chain_won] == [("gpt-b", 1.0)]
     assert total(families, "litellm_deployment_failure_responses", model_group="broken") == 1
 
     # Spend equals the summed x-litellm-response-cost of the priced calls.
@@ -164,9 +179,9 @@ def test_metrics_after_known_traffic(mock, start_gateway):
     assert total(families, "litellm_input_tokens_metric") > 0
 
     # Latency histograms have the calls, in LiteLLM's buckets.
-    assert total(families, "litellm_request_total_latency_metric", "_count") == 7
+    assert total(families, "litellm_request_total_latency_metric", "_count") == 8
     assert total(families, "litellm_llm_api_latency_metric", "_count", model_group="gpt-a") == 3
-    assert total(families, "litellm_overhead_latency_metric", "_count") == 7
+    assert total(families, "litellm_overhead_latency_metric", "_count") == 8
     assert total(families, "litellm_llm_api_time_to_first_token_metric", "_count") == 1
     les = sorted({float(s.labels["le"]) for s in samples(families, "litellm_request_total_latency_metric", "_bucket")})
     assert les == BUCKETS
@@ -199,7 +214,8 @@ def test_metrics_after_known_traffic(mock, start_gateway):
     assert "_total_total" not in text
     assert "litellm_proxy_total_requests_metric_total{" in text
     for own in ("tollgate_config_reloads_total", "tollgate_spend_queue_depth", "tollgate_spend_rows_dropped_total",
-                "tollgate_store_flush_failures_total", "tollgate_streams_in_flight", "tollgate_calls_in_flight"):
+                "tollgate_store_flush_failures_total", "tollgate_streams_in_flight", "tollgate_calls_in_flight",
+                "tollgate_spend_flush_lag_seconds", "tollgate_spend_pending_rows", "tollgate_requests_open"):
         assert own in text, own
     assert total(families, "tollgate_streams_in_flight", "") == 0
     assert key not in text and MASTER_KEY not in text, "no key in the scrape"

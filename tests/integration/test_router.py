@@ -245,6 +245,9 @@ def test_health_checks_take_a_dead_deployment_out_and_back(mock, start_gateway):
         health = httpx.get(gw.url("/health"), headers={"Authorization": f"Bearer {MASTER_KEY}"}).json()
         assert health["unhealthy_count"] == 1, health
         assert health["unhealthy_endpoints"][0]["api_base"] == f"http://127.0.0.1:{port}/v1"
+        # Each endpoint says when its last background check ran and how long it took.
+        for e in health["healthy_endpoints"] + health["unhealthy_endpoints"]:
+            assert e["last_checked_at"].endswith("Z") and e["health_check_latency_ms"] >= 0, e
         assert "api_key" not in json.dumps(health) and "Bearer" not in json.dumps(health)
         # No client request fails because of the dead deployment.
         assert all(chat(gw).status_code == 200 for _ in range(20))
