@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod registry;
 pub mod reload;
 pub mod router;
+pub mod runtime_models;
 pub mod secret;
 pub mod services;
 pub mod shared_state;

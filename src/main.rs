@@ -152,6 +152,17 @@ fn main() -> ExitCode {
                 flush_failures: gateway.metrics.store_flush_failures.clone(),
                 flush_lag: gateway.metrics.spend_flush_lag.clone(),
                 pending_rows: gateway.metrics.spend_pending_rows.clone(),
+                models_changed: {
+                    let gateway = Arc::downgrade(&gateway);
+                    Box::new(move || {
+                        if let Some(g) = gateway.upgrade() {
+                            match g.recompile_models() {
+                                Ok(()) => log::info!("stored models changed; snapshot rebuilt"),
+                                Err(e) => log::error!("stored models changed, but the snapshot could not be rebuilt: {e}"),
+                            }
+                        }
+                    })
+                },
             },
         ));
     }

@@ -5,7 +5,7 @@
 //! running config keeps serving.
 
 use crate::config;
-use crate::state::{Gateway, Snapshot};
+use crate::state::Gateway;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -48,32 +48,26 @@ impl ConfigReloader {
         if loaded.config.litellm.cache.enabled && self.gateway.cache.is_none() {
             log::warn!("config: litellm_settings.cache was turned on by a reload; the response cache starts at the next restart");
         }
-        let snapshot = Snapshot::compile(loaded.config, &self.gateway.states)?;
-        let running = self.gateway.snapshot.load();
+        let running = self.gateway.snapshot.load_full();
         // Connections to the store and to Redis are opened once, at start.
-        if snapshot.config.router.redis != running.config.router.redis
-            || snapshot
-                .config
-                .general
+        let url = |c: &config::GatewayConfig| {
+            c.general
                 .database_url
                 .as_ref()
-                .map(|u| u.expose())
-                != running
-                    .config
-                    .general
-                    .database_url
-                    .as_ref()
-                    .map(|u| u.expose())
+                .map(|u| u.expose().to_string())
+        };
+        if loaded.config.router.redis != running.config.router.redis
+            || url(&loaded.config) != url(&running.config)
         {
             log::warn!(
                 "config reload: the Redis or database settings changed; they take effect at the next restart"
             );
         }
+        let snapshot = self.gateway.install_config(loaded.config)?;
         let aliases = snapshot.models.aliases().len();
         self.gateway
             .metrics
             .configure(&snapshot.config.litellm.metrics);
-        self.gateway.snapshot.store(Arc::new(snapshot));
         Ok(aliases)
     }
 }

@@ -7,6 +7,8 @@ use crate::config::GatewayConfig;
 use crate::lifecycle::Observers;
 use crate::limits::Limiter;
 use crate::router::{ModelTable, RoutingPolicy, StateRegistry};
+use crate::runtime_models::sealed::SealKey;
+use crate::runtime_models::RuntimeModels;
 use crate::shared_state::SharedRedis;
 use crate::spend::accounts::Accounts;
 use crate::spend::recorder::{Accountant, SpendQueue};
@@ -49,22 +51,28 @@ pub struct Snapshot {
     pub metrics_enabled: bool,
     /// `/metrics` asks for a key (`require_auth_for_metrics_endpoint`, LiteLLM's default).
     pub metrics_require_auth: bool,
+    /// Models added through the model API, compiled into `models` beside the config's own.
+    pub stored: Arc<RuntimeModels>,
     pub config: GatewayConfig,
 }
 
 impl Snapshot {
-    /// Compiles a loaded config; router state for deployment ids seen before is reused.
-    pub fn compile(config: GatewayConfig, states: &StateRegistry) -> Result<Snapshot, String> {
+    /// Compiles a loaded config and the stored models; router state for deployment ids seen
+    /// before is reused.
+    pub fn compile(
+        config: GatewayConfig,
+        stored: Arc<RuntimeModels>,
+        states: &StateRegistry,
+    ) -> Result<Snapshot, String> {
         let timeout = config
             .litellm
             .request_timeout
             .or(config.router.timeout)
             .unwrap_or(DEFAULT_TIMEOUT_SECS);
-        let models = crate::compile::model_table(
-            &config.model_list,
-            config.router.model_group_alias.clone(),
-            states,
-        )?;
+        let mut entries = config.model_list.clone();
+        entries.extend(stored.models.iter().map(|m| m.config.clone()));
+        let models =
+            crate::compile::model_table(&entries, config.router.model_group_alias.clone(), states)?;
         let policy = RoutingPolicy::new(&config.router, &config.litellm.reliability);
         for target in policy.fallback_targets() {
             if models.resolve(target).is_err() {
@@ -72,7 +80,7 @@ impl Snapshot {
             }
         }
         let mut access_groups: HashMap<String, Vec<String>> = HashMap::new();
-        for entry in &config.model_list {
+        for entry in &entries {
             let groups = access_groups.entry(entry.model_name.clone()).or_default();
             for g in &entry.model_info.access_groups {
                 if !groups.contains(g) {
@@ -90,6 +98,7 @@ impl Snapshot {
             models,
             policy,
             access_groups,
+            stored,
             master_key: config
                 .general
                 .master_key
@@ -116,6 +125,32 @@ impl Snapshot {
     /// The access groups a key's `models` may name to allow `model`.
     pub fn access_groups_of(&self, model: &str) -> &[String] {
         self.access_groups.get(model).map_or(&[], Vec::as_slice)
+    }
+
+    /// The group a caller means by `model`: a team's own model by its public name first; a team
+    /// model's internal name only for its team (and the admin), as if it did not exist for others.
+    pub fn resolve_for(
+        &self,
+        team_id: Option<&str>,
+        admin: bool,
+        model: &str,
+    ) -> Result<crate::router::Resolved, crate::error::GatewayError> {
+        if let Some(internal) = self.stored.team_group(team_id, model) {
+            return self.models.resolve(internal);
+        }
+        match self.stored.group_team(model) {
+            Some(owner) if !admin && Some(owner) != team_id => {
+                Err(crate::error::GatewayError::unknown_model(model))
+            }
+            _ => self.models.resolve(model),
+        }
+    }
+
+    /// Whether a caller of `team_id` may see `group` in model lists.
+    pub fn group_visible_to(&self, team_id: Option<&str>, group: &str) -> bool {
+        self.stored
+            .group_team(group)
+            .is_none_or(|owner| Some(owner) == team_id)
     }
 }
 
@@ -157,6 +192,11 @@ pub struct Gateway {
     pub spend_rows: Mutex<Option<mpsc::Receiver<SpendRow>>>,
     /// The response cache's backend, when `litellm_settings.cache` is on at start.
     pub cache: Option<Arc<dyn crate::cache::CacheBackend>>,
+    /// Seals and opens the secrets of stored models (`LITELLM_SALT_KEY`, else the master key).
+    pub seal_key: Option<SealKey>,
+    /// Held while a snapshot is rebuilt (a config reload, a stored model changed), so two
+    /// rebuilds never race and lose one's change. Never taken on the request path.
+    pub rebuild: Mutex<()>,
 }
 
 impl Gateway {
@@ -184,7 +224,9 @@ impl Gateway {
         let (queue, rows) = SpendQueue::new(config.general.store.spend_queue_max_rows);
         let redis = SharedRedis::configured(&config.router.redis);
         let cache = crate::cache::backend_from_settings(&config.litellm.cache, redis.as_ref());
-        let snapshot = Snapshot::compile(config, &states)?;
+        let seal_key = seal_key(&config);
+        let stored = stored_models(&config, &directory, seal_key.as_ref());
+        let snapshot = Snapshot::compile(config, stored, &states)?;
         let metrics = Arc::new(Metrics::new());
         metrics.configure(&snapshot.config.litellm.metrics);
         Ok(Arc::new(Gateway {
@@ -208,6 +250,79 @@ impl Gateway {
             in_flight: Arc::default(),
             spend_rows: Mutex::new(Some(rows)),
             cache,
+            seal_key,
+            rebuild: Mutex::new(()),
         }))
+    }
+
+    /// Rebuilds the snapshot from the running config and the stored models as the directory
+    /// holds them now (after a model API write here, or a refresh of another node's).
+    pub fn recompile_models(&self) -> Result<(), String> {
+        let _rebuilding = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        let running = self.snapshot.load();
+        let config = running.config.clone();
+        let stored = stored_models(&config, &self.directory, self.seal_key.as_ref());
+        let snapshot = Snapshot::compile(config, stored, &self.states)?;
+        self.snapshot.store(Arc::new(snapshot));
+        Ok(())
+    }
+
+    /// Compiles a newly loaded config file with the stored models and swaps it in.
+    pub fn install_config(&self, config: GatewayConfig) -> Result<Arc<Snapshot>, String> {
+        let _rebuilding = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        let stored = stored_models(&config, &self.directory, self.seal_key.as_ref());
+        let snapshot = Arc::new(Snapshot::compile(config, stored, &self.states)?);
+        self.snapshot.store(Arc::clone(&snapshot));
+        Ok(snapshot)
+    }
+}
+
+/// `LITELLM_SALT_KEY`, else the master key, as LiteLLM picks the key for stored secrets.
+fn seal_key(config: &GatewayConfig) -> Option<SealKey> {
+    let salt = std::env::var("LITELLM_SALT_KEY")
+        .ok()
+        .filter(|s| !s.is_empty());
+    salt.as_deref()
+        .or(config.general.master_key.as_ref().map(|k| k.expose()))
+        .map(SealKey::derive)
+}
+
+/// The stored models the directory holds, when the config lets models live in the store.
+fn stored_models(
+    config: &GatewayConfig,
+    directory: &Directory,
+    key: Option<&SealKey>,
+) -> Arc<RuntimeModels> {
+    if !config.general.store_model_in_db {
+        return Arc::default();
+    }
+    let config_ids: Vec<&str> = config.model_list.iter().map(|d| d.id.as_str()).collect();
+    Arc::new(RuntimeModels::from_entities(
+        directory.all(crate::store::Table::Models),
+        key,
+        &config_ids,
+    ))
+}
+
+impl crate::admin::models::ModelHost for Gateway {
+    fn store_models(&self) -> bool {
+        self.snapshot.load().config.general.store_model_in_db
+    }
+
+    fn seal_key(&self) -> Option<&SealKey> {
+        self.seal_key.as_ref()
+    }
+
+    fn in_config(&self, id: &str) -> bool {
+        self.snapshot
+            .load()
+            .config
+            .model_list
+            .iter()
+            .any(|d| d.id == id)
+    }
+
+    fn models_changed(&self) -> Result<(), String> {
+        self.recompile_models()
     }
 }

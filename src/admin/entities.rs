@@ -17,6 +17,7 @@ pub fn id_field(table: Table) -> &'static str {
         Table::Teams => "team_id",
         Table::Organizations => "organization_id",
         Table::Budgets => "budget_id",
+        Table::Models => "model_id",
     }
 }
 

@@ -15,6 +15,7 @@ pub mod error;
 mod key_fields;
 mod key_reads;
 mod keys;
+pub mod models;
 mod organizations;
 mod roles;
 mod spend;
@@ -27,6 +28,8 @@ mod users;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+
+pub use body::Query;
 
 use crate::auth::directory::Directory;
 use crate::spend::accounts::Accounts;
@@ -64,6 +67,8 @@ pub struct AdminContext<'a> {
     pub accounts: &'a Accounts,
     pub caller: &'a AdminCaller,
     pub now_ms: i64,
+    /// The model API's view of the gateway (`None`: models cannot be stored here).
+    pub models: Option<&'a dyn models::ModelHost>,
 }
 
 /// One admin route, with the methods LiteLLM serves it on.
@@ -245,6 +250,18 @@ const ROUTES: &[Route] = &[
         methods: GET,
     },
     Route {
+        path: "/model/new",
+        methods: POST,
+    },
+    Route {
+        path: "/model/update",
+        methods: POST,
+    },
+    Route {
+        path: "/model/delete",
+        methods: POST,
+    },
+    Route {
         path: "/spend/logs",
         methods: GET,
     },
@@ -413,6 +430,9 @@ async fn dispatch(call: &Call<'_>, route: &str) -> AdminResult<Value> {
         "/budget/update" => budgets::update(call).await,
         "/budget/delete" => budgets::delete(call).await,
         "/budget/list" => budgets::list(call).await,
+        "/model/new" => models::new(call).await,
+        "/model/update" => models::update(call).await,
+        "/model/delete" => models::delete(call).await,
         "/spend/logs" => spend::logs(call).await,
         "/spend/keys" => spend::keys(call).await,
         "/spend/users" => spend::users(call).await,

@@ -327,6 +327,7 @@ impl Harness {
             accounts: &self.accounts,
             caller,
             now_ms: self.now_ms,
+            models: None,
         };
         handle(
             &ctx,

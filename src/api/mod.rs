@@ -1,21 +1,18 @@
 //! Bodies of the gateway's own endpoints (`/v1/models`, health), as LiteLLM shapes them.
 
+pub mod model_info;
 pub mod probes;
 
 use crate::router::ModelTable;
 use bytes::Bytes;
 use serde_json::json;
 
-/// `GET /v1/models`: the aliases a caller may use, in config order.
-/// The models this caller may use (`allowed` filters for virtual keys).
-pub fn models_list(models: &ModelTable, allowed: impl Fn(&str) -> bool) -> Bytes {
-    let data: Vec<_> = models
-        .aliases()
-        .iter()
-        .filter(|a| allowed(a))
-        .map(
-            |a| json!({"id": &**a, "object": "model", "created": 1677610602, "owned_by": "openai"}),
-        )
+/// `GET /v1/models`: the model names a caller may use, in config order, each once.
+pub fn models_list<'a>(names: impl Iterator<Item = &'a str>) -> Bytes {
+    let mut seen = std::collections::HashSet::new();
+    let data: Vec<_> = names
+        .filter(|n| seen.insert(*n))
+        .map(|n| json!({"id": n, "object": "model", "created": 1677610602, "owned_by": "openai"}))
         .collect();
     Bytes::from(json!({"data": data, "object": "list"}).to_string())
 }
@@ -29,11 +26,14 @@ fn rfc3339(unix_ms: u64) -> String {
 
 /// `GET /health`: every deployment as healthy or not, by the background health checks and
 /// cooldowns, in LiteLLM's shape. No secrets: provider keys and headers are never listed.
-pub fn health(models: &ModelTable) -> Bytes {
+pub fn health(models: &ModelTable, only: Option<&str>) -> Bytes {
     let now = std::time::Instant::now();
     let mut healthy = Vec::new();
     let mut unhealthy = Vec::new();
     for (group, d) in models.deployments() {
+        if only.is_some_and(|m| m != &**group) {
+            continue;
+        }
         let mut entry = json!({
             "model": format!("{}/{}", d.provider.name, d.model),
             "model_name": &**group,
@@ -60,6 +60,9 @@ pub fn health(models: &ModelTable) -> Bytes {
         }
     }
     for l in models.left_out() {
+        if only.is_some_and(|m| m != l.model_name) {
+            continue;
+        }
         unhealthy.push(json!({
             "model": l.model,
             "model_name": l.model_name,

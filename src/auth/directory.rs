@@ -14,6 +14,7 @@ pub struct Directory {
     organizations: DashMap<String, Arc<Entity>>,
     customers: DashMap<String, Arc<Entity>>,
     budgets: DashMap<String, Arc<Entity>>,
+    models: DashMap<String, Arc<Entity>>,
 }
 
 impl Directory {
@@ -25,23 +26,27 @@ impl Directory {
             Table::Organizations => &self.organizations,
             Table::Customers => &self.customers,
             Table::Budgets => &self.budgets,
+            Table::Models => &self.models,
         }
     }
 
     /// Takes an entity as stored: a tombstone removes it. An older copy than the one held
-    /// (a refresh racing an admin write) is ignored.
-    pub fn apply(&self, table: Table, entity: Entity) {
+    /// (a refresh racing an admin write), or the same one again, is ignored. Returns whether
+    /// anything changed.
+    pub fn apply(&self, table: Table, entity: Entity) -> bool {
         let map = self.map(table);
-        if let Some(held) = map.get(&entity.id) {
-            if held.updated_ms > entity.updated_ms {
-                return;
-            }
+        match map.get(&entity.id) {
+            Some(held) if held.updated_ms > entity.updated_ms => return false,
+            Some(held) if **held == entity => return false,
+            None if entity.deleted => return false,
+            _ => {}
         }
         if entity.deleted {
             map.remove(&entity.id);
         } else {
             map.insert(entity.id.clone(), Arc::new(entity));
         }
+        true
     }
 
     /// Drops an entity at once (the admin write that deleted it).

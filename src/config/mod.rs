@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use yaml::{for_each_entry, Diagnostics, EnvSource, Node, PathBuf};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct GatewayConfig {
     pub model_list: Vec<DeploymentConfig>,
     pub general: GeneralSettings,
@@ -77,6 +77,25 @@ pub fn load_str(text: &str) -> Result<Loaded, ConfigErrors> {
     }
 }
 
+/// One deployment given as JSON through the model API (`/model/new`: `model_name`,
+/// `litellm_params`, `model_info`), read with the same checks as a `model_list` entry and named
+/// by `path` in its messages. `Err` when it is not a deployment at all; a deployment with a
+/// problem of its own comes back with `problem` set, as from a config file.
+pub fn read_stored_deployment(
+    entry: &serde_json::Value,
+    path: &str,
+) -> Result<(DeploymentConfig, Vec<String>), String> {
+    let value: Value = serde_yaml::to_value(entry).map_err(|e| format!("{path}: {e}"))?;
+    let p = PathBuf::root(path);
+    let mut diag = Diagnostics::default();
+    let env = EnvSource::default();
+    let read = model_list::read_deployment(Node::new(&value, &p), &env, &HashMap::new(), &mut diag);
+    match read {
+        Some(d) if diag.errors.is_empty() => Ok((d, diag.warnings)),
+        _ => Err(diag.errors.join("; ")),
+    }
+}
+
 fn read_root(root: &Value, diag: &mut Diagnostics) -> GatewayConfig {
     let mut config = GatewayConfig::default();
     let root_path = PathBuf::root("");
@@ -125,6 +144,10 @@ fn read_root(root: &Value, diag: &mut Diagnostics) -> GatewayConfig {
             .read_cache_param(key, Node::new(value, &path), &env, diag);
     }
     config.router.redis.fill_from_env(&env);
+    // LiteLLM reads this one from the environment too (`STORE_MODEL_IN_DB=True`).
+    if let Some(v) = env.get("STORE_MODEL_IN_DB") {
+        config.general.store_model_in_db = v.trim().eq_ignore_ascii_case("true");
+    }
     config
 }
 

@@ -157,7 +157,7 @@ pub fn read_model_list(
     out
 }
 
-fn read_deployment(
+pub(super) fn read_deployment(
     node: Node,
     env: &EnvSource,
     credentials: &Credentials,

@@ -38,6 +38,9 @@ pub struct GeneralSettings {
     /// `require_auth_for_metrics_endpoint` given here (older LiteLLM docs put it here; the
     /// `litellm_settings` one wins when both are set).
     pub require_auth_for_metrics: Option<bool>,
+    /// `store_model_in_db` (or `STORE_MODEL_IN_DB=True`): the model API may add models, kept
+    /// in the store and served beside `model_list`.
+    pub store_model_in_db: bool,
 }
 
 /// Where keys and spend live, and how spend reaches the store.
@@ -89,6 +92,7 @@ impl Default for GeneralSettings {
             store: StoreSettings::default(),
             max_parallel_requests: None,
             require_auth_for_metrics: None,
+            store_model_in_db: false,
         }
     }
 }
@@ -154,7 +158,6 @@ const QUIET_GENERAL: &[&str] = &[
     "alerting_threshold",
     "proxy_batch_write_at",
     "database_connection_timeout",
-    "store_model_in_db",
     "disable_master_key_return",
 ];
 
@@ -222,6 +225,7 @@ pub fn read_general(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Gene
             }
         }
         "require_auth_for_metrics_endpoint" => s.require_auth_for_metrics = v.boolean(env, diag),
+        "store_model_in_db" => s.store_model_in_db = v.boolean(env, diag).unwrap_or(false),
         k if QUIET_GENERAL.contains(&k) => {}
         _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
     });

@@ -126,6 +126,14 @@ impl RequestCtx {
         observers.emit(&self.call_info(), &event);
     }
 
+    /// The calling key's team, if it has one.
+    pub fn caller_team(&self) -> Option<&str> {
+        match &self.caller {
+            crate::auth::Caller::Key(k) => k.team_id(),
+            _ => None,
+        }
+    }
+
     /// Who the call is, for observers.
     pub fn call_info(&self) -> CallInfo<'_> {
         CallInfo {

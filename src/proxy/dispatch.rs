@@ -66,16 +66,81 @@ pub async fn serve(
             metrics_route::serve(gateway, snapshot, session, ctx).await?;
             return Ok(Next::Answered);
         }
-        Route::Health => api::health(&snapshot.models),
-        Route::Models => match &ctx.caller {
-            auth::Caller::Key(key) => api::models_list(&snapshot.models, |m| {
-                auth::keys::may_use_model(&gateway.directory, key, m, |g| {
-                    snapshot.access_groups_of(g)
-                })
-                .is_ok()
-            }),
-            _ => api::models_list(&snapshot.models, |_| true),
-        },
+        Route::Health => {
+            let query = admin::Query::new(session.req_header().uri.query());
+            // A team's key names its team model by the public name.
+            let model = query.get("model").map(|m| {
+                snapshot
+                    .stored
+                    .team_group(ctx.caller_team(), m)
+                    .unwrap_or(m)
+            });
+            api::health(&snapshot.models, model)
+        }
+        Route::ModelInfo | Route::ModelInfoV2 | Route::ModelGroupInfo => {
+            let query = admin::Query::new(session.req_header().uri.query());
+            let visible = |group: &str, public: &str| match &ctx.caller {
+                auth::Caller::Key(key) => {
+                    snapshot.group_visible_to(key.team_id(), group)
+                        && auth::keys::may_use_model(&gateway.directory, key, public, |g| {
+                            snapshot.access_groups_of(g)
+                        })
+                        .is_ok()
+                }
+                _ => true,
+            };
+            let (status, body) = match route {
+                Route::ModelInfo => {
+                    api::model_info::v1(snapshot, &visible, query.get("litellm_model_id"))
+                }
+                Route::ModelInfoV2 => {
+                    let number = |name: &str, default: usize| {
+                        query
+                            .get(name)
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .filter(|n| *n >= 1)
+                            .unwrap_or(default)
+                            .min(1_000_000)
+                    };
+                    let (page, size) = (number("page", 1), number("size", 50));
+                    let body =
+                        api::model_info::v2(snapshot, &visible, query.get("model"), page, size);
+                    (200, body)
+                }
+                _ => (
+                    200,
+                    api::model_info::groups(snapshot, &visible, query.get("model_group")),
+                ),
+            };
+            respond::json(
+                session,
+                ctx,
+                status,
+                bytes::Bytes::from(body.to_string()),
+                None,
+            )
+            .await
+            .map_err(respond::client_gone)?;
+            return Ok(Next::Answered);
+        }
+        Route::Models => {
+            let team = ctx.caller_team();
+            let aliases = snapshot.models.aliases().iter().map(|a| &**a);
+            match &ctx.caller {
+                auth::Caller::Key(key) => api::models_list(
+                    aliases
+                        .filter(|a| snapshot.group_visible_to(team, a))
+                        .chain(snapshot.stored.team_public_names(team))
+                        .filter(|m| {
+                            auth::keys::may_use_model(&gateway.directory, key, m, |g| {
+                                snapshot.access_groups_of(g)
+                            })
+                            .is_ok()
+                        }),
+                ),
+                _ => api::models_list(aliases),
+            }
+        }
         Route::Llm(op) => {
             return answered(llm_call::handle(gateway, snapshot, session, ctx, op).await)
         }
@@ -160,6 +225,7 @@ async fn admin_route(
             accounts: &gateway.accountant.accounts,
             caller: &caller,
             now_ms: crate::store::now_ms(),
+            models: Some(gateway),
         },
         admin::AdminRequest {
             method: &method,

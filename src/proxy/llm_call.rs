@@ -34,7 +34,8 @@ pub async fn handle(
             return batch::answer(gateway, snapshot, session, ctx, op, client, aliases).await;
         }
     }
-    let mut resolved = snapshot.models.resolve(&client.model)?;
+    let team = ctx.caller_team();
+    let mut resolved = snapshot.resolve_for(team, ctx.master_caller, &client.model)?;
     let prompt_tokens = client.raw().len() as u64 / 4;
     let estimated_tokens = estimate_tokens(client);
     admit::admit(

@@ -10,6 +10,10 @@ pub enum Route {
     AnthropicMessages,
     AnthropicCountTokens,
     Models,
+    /// `/model/info`, `/v1/model/info`.
+    ModelInfo,
+    ModelInfoV2,
+    ModelGroupInfo,
     Health,
     Liveliness,
     Readiness,
@@ -57,6 +61,9 @@ pub fn classify(method: &Method, path: &str) -> Route {
         }
         "/embeddings" => (Route::Llm(Operation::Embedding), Method::POST),
         "/models" => (Route::Models, Method::GET),
+        "/model/info" => (Route::ModelInfo, Method::GET),
+        "/v2/model/info" => (Route::ModelInfoV2, Method::GET),
+        "/model_group/info" => (Route::ModelGroupInfo, Method::GET),
         "/health" => (Route::Health, Method::GET),
         "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::GET),
         "/health/readiness" => (Route::Readiness, Method::GET),
@@ -93,6 +100,12 @@ mod tests {
         }
         assert_eq!(classify(&Method::GET, "/v1/models"), Route::Models);
         assert_eq!(classify(&Method::GET, "/models"), Route::Models);
+        assert_eq!(classify(&Method::GET, "/v1/model/info"), Route::ModelInfo);
+        assert_eq!(classify(&Method::GET, "/v2/model/info"), Route::ModelInfoV2);
+        assert_eq!(
+            classify(&Method::GET, "/model_group/info"),
+            Route::ModelGroupInfo
+        );
         assert_eq!(
             classify(&Method::POST, "/v1/embeddings"),
             Route::Llm(Operation::Embedding)

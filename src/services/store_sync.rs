@@ -47,6 +47,9 @@ pub struct StoreSync {
     pub flush_lag: prometheus::Gauge,
     /// `tollgate_spend_pending_rows`: taken from the queue, not yet written.
     pub pending_rows: prometheus::IntGauge,
+    /// Called when a refresh brought a stored model's change (another node's model API write),
+    /// to rebuild the snapshot.
+    pub models_changed: Box<dyn Fn() + Send + Sync>,
 }
 
 /// Fills the directory and the accounts from the store (at start-up, before serving).
@@ -182,11 +185,16 @@ impl StoreSync {
             }
         };
         let mut newest = last_seen;
+        let mut models_changed = false;
         for (table, entity) in changes {
             newest = newest.max(entity.updated_ms);
             // Other nodes' flushed spend is in the store's total.
             self.accounts.set_stored(table, &entity.id, entity.spend);
-            self.directory.apply(table, entity);
+            let changed = self.directory.apply(table, entity);
+            models_changed |= changed && table == Table::Models;
+        }
+        if models_changed {
+            (self.models_changed)();
         }
         newest
     }

@@ -5,8 +5,10 @@
 
 /// (version, SQL) in order. A new migration is a new file and a new line here; a file
 /// already shipped is never edited.
-pub const SQLITE_MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../../schema/sqlite/0001_init.sql"))];
+pub const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../schema/sqlite/0001_init.sql")),
+    (2, include_str!("../../schema/sqlite/0002_models.sql")),
+];
 
 pub const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../schema/postgres/0001_init.sql")),
@@ -14,6 +16,7 @@ pub const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../schema/postgres/0002_budget_holds.sql"),
     ),
+    (3, include_str!("../../schema/postgres/0003_models.sql")),
 ];
 
 /// The advisory lock key PostgreSQL nodes take while migrating (any fixed number; this is

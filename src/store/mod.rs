@@ -34,16 +34,19 @@ pub enum Table {
     Customers,
     /// Shared budget objects (`budget_id`).
     Budgets,
+    /// Deployments added through the model API (`/model/new`), keyed by model id.
+    Models,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Keys,
         Table::Users,
         Table::Teams,
         Table::Organizations,
         Table::Customers,
         Table::Budgets,
+        Table::Models,
     ];
 
     /// The SQL table name (the same in both backends).
@@ -55,6 +58,7 @@ impl Table {
             Table::Organizations => "organizations",
             Table::Customers => "customers",
             Table::Budgets => "budgets",
+            Table::Models => "models",
         }
     }
 }

@@ -122,18 +122,26 @@ def test_no_secret_reaches_logs_metrics_health_or_errors(mock, start_gateway):
             openai_deployment(mock, "gpt-broken", model="status-500-x", api_key=PROVIDER_SECRET),
         ],
         "litellm_settings": {"callbacks": ["prometheus"], "json_logs": True},
-        "general_settings": {"master_key": MASTER_SECRET},
+        "general_settings": {"master_key": MASTER_SECRET, "store_model_in_db": True},
     }
     # Debug level: the most a log ever says.
     gw = start_gateway(config, env={"RUST_LOG": "debug"})
     master = {"Authorization": f"Bearer {MASTER_SECRET}"}
+    answers = []
     r = httpx.post(gw.url("/key/generate"), headers=master, json={"key_alias": "k"}, timeout=10)
     assert r.status_code == 200, r.text
     virtual = r.json()["key"]
+    # A model added through the model API, with its own provider secret.
+    r = httpx.post(gw.url("/model/new"), headers=master, timeout=10, json={
+        "model_name": "gpt-api",
+        "litellm_params": {"model": "openai/m", "api_base": f"{mock.base}/v1", "api_key": PROVIDER_SECRET},
+    })
+    assert r.status_code == 200, r.text
+    answers.append(r.text)
     client = openai.OpenAI(base_url=gw.url("/v1"), api_key=virtual, max_retries=0)
+    client.chat.completions.create(model="gpt-api", messages=user("hello"))
     client.chat.completions.create(model="gpt-a", messages=user("hello"))
     list(client.chat.completions.create(model="gpt-a", messages=user("hi"), stream=True))
-    answers = []
     for body, key in [
         ({"model": "gpt-a", "messages": user("x [mock:status=401]")}, virtual),
         ({"model": "gpt-broken", "messages": user("x")}, virtual),
@@ -147,7 +155,8 @@ def test_no_secret_reaches_logs_metrics_health_or_errors(mock, start_gateway):
         answers.append(resp.text + json.dumps(dict(resp.headers)))
     # Gemini clients put the key in the query string.
     httpx.get(gw.url(f"/v1/models?key={virtual}"), headers=master)
-    for path in ["/metrics", "/health", "/v1/models", "/health/readiness"]:
+    for path in ["/metrics", "/health", "/v1/models", "/health/readiness", "/model/info",
+                 "/v2/model/info", "/model_group/info"]:
         resp = httpx.get(gw.url(path), headers=master, timeout=30)
         assert resp.status_code == 200, (path, resp.text)
         answers.append(resp.text)

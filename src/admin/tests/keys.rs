@@ -166,6 +166,7 @@ async fn bad_input_is_rejected_without_500() {
         accounts: &h.accounts,
         caller: &AdminCaller::Master,
         now_ms: h.now_ms,
+        models: None,
     };
     let a = crate::admin::handle(
         &ctx,
