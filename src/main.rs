@@ -202,6 +202,14 @@ fn main() -> ExitCode {
         "azure token refresh",
         AzureTokenRefresher::new(Arc::clone(&gateway)),
     ));
+    if let Some(sink) = &gateway.traces {
+        server.add_service(pingora::services::background::background_service(
+            "otel trace export",
+            tollgate::telemetry::otlp::TraceExporter {
+                sink: Arc::clone(sink),
+            },
+        ));
+    }
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
         TollgateProxy { gateway },

@@ -14,6 +14,7 @@ use crate::spend::shared::SharedBudgets;
 use crate::store::{SpendRow, Store};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::observer::MetricsObserver;
+use crate::telemetry::otlp::SpanSink;
 use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -157,6 +158,8 @@ pub struct Gateway {
     pub spend_rows: Mutex<Option<mpsc::Receiver<SpendRow>>>,
     /// The response cache's backend, when `litellm_settings.cache` is on at start.
     pub cache: Option<Arc<dyn crate::cache::CacheBackend>>,
+    /// Where finished calls' spans go, when the `otel` callback is on at start.
+    pub traces: Option<Arc<SpanSink>>,
 }
 
 impl Gateway {
@@ -187,6 +190,15 @@ impl Gateway {
         let snapshot = Snapshot::compile(config, &states)?;
         let metrics = Arc::new(Metrics::new());
         metrics.configure(&snapshot.config.litellm.metrics);
+        let trace_settings = &snapshot.config.litellm.traces;
+        let traces = trace_settings.enabled.then(|| {
+            Arc::new(SpanSink::new(
+                trace_settings.clone(),
+                metrics.otel_spans_dropped.clone(),
+                metrics.otel_spans_exported.clone(),
+                metrics.otel_export_failures.clone(),
+            ))
+        });
         Ok(Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             upstream,
@@ -208,6 +220,7 @@ impl Gateway {
             in_flight: Arc::default(),
             spend_rows: Mutex::new(Some(rows)),
             cache,
+            traces,
         }))
     }
 }
