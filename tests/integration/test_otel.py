@@ -345,3 +345,50 @@ def test_otel_a_dead_or_silent_collector_never_slows_a_call(mock, start_gateway,
     finally:
         if hole:
             hole.close()
+
+
+def test_otel_grpc_export(mock, start_gateway):
+    """`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`: the same spans through a gRPC collector."""
+    grpc = pytest.importorskip("grpc")
+    received = []
+
+    def export(request, context):
+        received.append(request)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+    handler = grpc.method_handlers_generic_handler(
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                export,
+                request_deserializer=trace_service_pb2.ExportTraceServiceRequest.FromString,
+                response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString,
+            )
+        },
+    )
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        gw = start_gateway(
+            otel_config(mock),
+            env={"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"},
+        )
+        mock.clear()
+        tp = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
+        assert chat(gw, "flaky", headers={"traceparent": tp}).status_code == 200
+        deadline = time.monotonic() + 15
+        spans = []
+        while time.monotonic() < deadline and len(spans) < 3:
+            spans = [s for r in received for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
+            time.sleep(0.1)
+        root, children = split(spans)
+        assert root.trace_id.hex() == CLIENT_TRACE and root.parent_span_id.hex() == CLIENT_SPAN
+        assert len(children) == 2
+        assert sorted(r["headers"]["traceparent"] for r in mock.requests()) == sorted(
+            parent_header(CLIENT_TRACE, c) for c in children
+        )
+        assert attrs(root.attributes)["gen_ai.request.model"] == "flaky"
+    finally:
+        server.stop(0)
