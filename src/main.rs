@@ -207,6 +207,7 @@ fn main() -> ExitCode {
             "otel trace export",
             tollgate::telemetry::otlp::TraceExporter {
                 sink: Arc::clone(sink),
+                open_requests: Arc::clone(&gateway.open_requests),
             },
         ));
     }

@@ -16,6 +16,7 @@ use opentelemetry_sdk::Resource;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use prometheus::IntCounter;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -39,6 +40,8 @@ pub struct SpanSink {
     dropped: IntCounter,
     exported: IntCounter,
     failed_exports: IntCounter,
+    /// The exporter has sent what the last calls queued (the drain before exit waits for it).
+    flushed: AtomicBool,
 }
 
 impl SpanSink {
@@ -56,7 +59,12 @@ impl SpanSink {
             dropped,
             exported,
             failed_exports,
+            flushed: AtomicBool::new(false),
         }
+    }
+
+    pub fn flushed(&self) -> bool {
+        self.flushed.load(Ordering::Acquire)
     }
 
     /// Queues one call's spans, or drops them when the queue is full (or the exporter is gone).
@@ -83,14 +91,24 @@ impl SpanSink {
     }
 }
 
-/// The background service that runs the exporter thread and flushes it at shutdown.
+/// The background service that runs the exporter thread and, at shutdown, once the calls in
+/// flight are done, has it send what they queued.
 pub struct TraceExporter {
     pub sink: Arc<SpanSink>,
+    /// The gateway's open requests: their spans are still to come.
+    pub open_requests: Arc<AtomicUsize>,
 }
 
 #[async_trait]
 impl BackgroundService for TraceExporter {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
+    async fn start(&self, shutdown: ShutdownWatch) {
+        self.run(shutdown).await;
+        self.sink.flushed.store(true, Ordering::Release);
+    }
+}
+
+impl TraceExporter {
+    async fn run(&self, mut shutdown: ShutdownWatch) {
         let Some(rx) = self.sink.take_receiver() else {
             return;
         };
@@ -108,6 +126,9 @@ impl BackgroundService for TraceExporter {
             return;
         }
         let _ = shutdown.changed().await;
+        while self.open_requests.load(Ordering::Acquire) > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let _ = stop_tx.send(true);
         if tokio::time::timeout(FINAL_FLUSH, done_rx).await.is_err() {
             log::warn!("otel: the last spans were not all sent before shutdown");

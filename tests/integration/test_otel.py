@@ -392,3 +392,21 @@ def test_otel_grpc_export(mock, start_gateway):
         assert attrs(root.attributes)["gen_ai.request.model"] == "flaky"
     finally:
         server.stop(0)
+
+
+def test_otel_the_last_calls_spans_are_sent_before_a_graceful_exit(mock, start_gateway, collector):
+    """SIGTERM: the drain waits for the calls in flight, then for their spans to go out."""
+    import signal
+
+    gw = start_gateway(otel_config(mock), env={"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint()})
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        body = {"model": "gpt-test", "messages": [{"role": "user", "content": "[mock:delay_ms=1500] hi"}]}
+        slow = pool.submit(gw.post, "/v1/chat/completions", body)
+        time.sleep(0.5)
+        gw.proc.send_signal(signal.SIGTERM)
+        assert slow.result().status_code == 200
+    assert gw.proc.wait(timeout=20) == 0
+    traces = collector.traces()
+    assert len(traces) == 1, traces
+    root, children = split(next(iter(traces.values())))
+    assert len(children) == 1
