@@ -241,7 +241,8 @@ PIDS+=("$BARE_PID:INT")
 wait_http "http://127.0.0.1:$BARE_PORT/__mock/health" bare-pingora "$BARE_PID"
 
 # Redis for the shared limits (core 1, beside the mock), and two more gateways on core 0: one
-# counting its limits on that Redis, one answering from its response cache.
+# counting its limits on that Redis, one answering from its response cache; and one exporting
+# OpenTelemetry traces to a collector that is down (a closed port, nothing listens there).
 REDIS_PORT=$(free_port $((BARE_PORT + 1)))
 taskset -c "$LOAD_CORE" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
   --appendonly no --dir "$TMP" >"$TMP/redis.log" 2>&1 &
@@ -249,7 +250,8 @@ REDIS_PID=$!
 PIDS+=("$REDIS_PID:TERM")
 start_extra_gateway() { # name config_template -> sets EXTRA_PORT, EXTRA_PID
   EXTRA_PORT=$(free_port $((REDIS_PORT + 1 + ${#PIDS[@]})))
-  sed -e "s|@MOCK_PORT@|$MOCK_PORT|g" -e "s|@REDIS_PORT@|$REDIS_PORT|g" "$2" >"$TMP/$1.yaml"
+  sed -e "s|@MOCK_PORT@|$MOCK_PORT|g" -e "s|@REDIS_PORT@|$REDIS_PORT|g" \
+    -e "s|@CLOSED_PORT@|${CLOSED_PORT:-9}|g" "$2" >"$TMP/$1.yaml"
   TOLLGATE_DB_PATH="$TMP/$1.db" RUST_LOG=${RUST_LOG:-warn} taskset -c "$PROXY_CORE" "$BIN/tollgate" \
     --config "$TMP/$1.yaml" --port "$EXTRA_PORT" --host 127.0.0.1 -c "$TMP/pingora.yaml" \
     >"$TMP/$1.log" 2>&1 &
@@ -261,11 +263,14 @@ start_extra_gateway tollgate-redis "$HERE/configs/tollgate-redis.yaml.in"
 REDIS_GW_PORT=$EXTRA_PORT REDIS_GW_PID=$EXTRA_PID
 start_extra_gateway tollgate-cache "$HERE/configs/tollgate-cache.yaml.in"
 CACHE_GW_PORT=$EXTRA_PORT CACHE_GW_PID=$EXTRA_PID
+CLOSED_PORT=$(free_port $((REDIS_PORT + 100)))
+start_extra_gateway tollgate-otel-down "$HERE/configs/tollgate-otel-down.yaml.in"
+OTEL_GW_PORT=$EXTRA_PORT OTEL_GW_PID=$EXTRA_PID
 
 # $! must be the server itself (RSS is read from it, and it is what gets stopped).
 for entry in "mock:$MOCK_PID:tollgate-mock" "nginx:$NGINX_PID:nginx" "tollgate:$TOLLGATE_PID:tollgate" \
   "bare-pingora:$BARE_PID:tollgate-bare-proxy" "tollgate-redis:$REDIS_GW_PID:tollgate" \
-  "tollgate-cache:$CACHE_GW_PID:tollgate"; do
+  "tollgate-cache:$CACHE_GW_PID:tollgate" "tollgate-otel-down:$OTEL_GW_PID:tollgate"; do
   IFS=: read -r name pid exe <<<"$entry"
   [[ $(readlink "/proc/$pid/exe" || true) == */"$exe" ]] ||
     die "pid $pid is not $name ($(readlink "/proc/$pid/exe" || true))"
@@ -282,8 +287,9 @@ log "tollgate pid $TOLLGATE_PID: $TOLLGATE_THREADS OS threads on cpu $TOLLGATE_A
 # tollgate-limits: a virtual key with rpm, tpm and max_parallel_requests limits (too high to
 # refuse), counted in the gateway's memory; tollgate-redis: the same on the gateway that counts
 # them on Redis (one script per call; Redis's own CPU is not in the server column);
-# tollgate-cache: the master key on a gateway with the local response cache, every request a hit.
-TARGETS=(direct nginx bare-pingora tollgate tollgate-key tollgate-limits tollgate-redis tollgate-cache)
+# tollgate-cache: the master key on a gateway with the local response cache, every request a hit;
+# tollgate-otel-down: the master key on a gateway with the otel callback and its collector down.
+TARGETS=(direct nginx bare-pingora tollgate tollgate-key tollgate-limits tollgate-redis tollgate-cache tollgate-otel-down)
 declare -A URL AUTH
 URL[direct]="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"
 URL[nginx]="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
@@ -293,6 +299,7 @@ URL[tollgate-key]=${URL[tollgate]}
 URL[tollgate-limits]=${URL[tollgate]}
 URL[tollgate-redis]="http://127.0.0.1:$REDIS_GW_PORT/v1/chat/completions"
 URL[tollgate-cache]="http://127.0.0.1:$CACHE_GW_PORT/v1/chat/completions"
+URL[tollgate-otel-down]="http://127.0.0.1:$OTEL_GW_PORT/v1/chat/completions"
 # The same header everywhere (the mock, nginx and the bare proxy ignore it), so
 # every target gets byte-identical requests; only Tollgate checks it.
 for t in "${TARGETS[@]}"; do AUTH[$t]=$MASTER_KEY; done
@@ -325,6 +332,7 @@ RSS_IDLE[tollgate-key]=${RSS_IDLE[tollgate]}
 RSS_IDLE[tollgate-limits]=${RSS_IDLE[tollgate]}
 RSS_IDLE[tollgate-redis]=$(rss_kb "$REDIS_GW_PID")
 RSS_IDLE[tollgate-cache]=$(rss_kb "$CACHE_GW_PID")
+RSS_IDLE[tollgate-otel-down]=$(rss_kb "$OTEL_GW_PID")
 RSS_IDLE[nginx]=$(rss_kb $(nginx_pids))
 RSS_IDLE[bare-pingora]=$(rss_kb "$BARE_PID")
 
@@ -373,6 +381,7 @@ server_pids() { # target
     tollgate | tollgate-key | tollgate-limits) echo "$TOLLGATE_PID" ;;
     tollgate-redis) echo "$REDIS_GW_PID" ;;
     tollgate-cache) echo "$CACHE_GW_PID" ;;
+    tollgate-otel-down) echo "$OTEL_GW_PID" ;;
     *) die "unknown target $1" ;;
   esac
 }
@@ -469,7 +478,7 @@ proc_ticks() { # pid [children]: utime+stime (+cutime+cstime), in clock ticks
 }
 our_ticks() {
   local total=0 pid
-  for pid in "$MOCK_PID" $(nginx_pids) "$TOLLGATE_PID" "$BARE_PID" "$REDIS_PID" "$REDIS_GW_PID" "$CACHE_GW_PID"; do
+  for pid in "$MOCK_PID" $(nginx_pids) "$TOLLGATE_PID" "$BARE_PID" "$REDIS_PID" "$REDIS_GW_PID" "$CACHE_GW_PID" "$OTEL_GW_PID"; do
     total=$((total + $(proc_ticks "$pid")))
   done
   echo $((total + $(proc_ticks $$ children)))
@@ -533,6 +542,7 @@ done
 kill -0 "$TOLLGATE_PID" 2>/dev/null || die "tollgate died during the run"
 kill -0 "$REDIS_GW_PID" 2>/dev/null || die "tollgate-redis died during the run"
 kill -0 "$CACHE_GW_PID" 2>/dev/null || die "tollgate-cache died during the run"
+kill -0 "$OTEL_GW_PID" 2>/dev/null || die "tollgate-otel-down died during the run"
 kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
 kill -0 "$BARE_PID" 2>/dev/null || die "the bare pingora proxy died during the run"
 RSS_AFTER[tollgate]=$(rss_kb "$TOLLGATE_PID")
@@ -540,6 +550,7 @@ RSS_AFTER[tollgate-key]=${RSS_AFTER[tollgate]}
 RSS_AFTER[tollgate-limits]=${RSS_AFTER[tollgate]}
 RSS_AFTER[tollgate-redis]=$(rss_kb "$REDIS_GW_PID")
 RSS_AFTER[tollgate-cache]=$(rss_kb "$CACHE_GW_PID")
+RSS_AFTER[tollgate-otel-down]=$(rss_kb "$OTEL_GW_PID")
 RSS_AFTER[nginx]=$(rss_kb $(nginx_pids))
 RSS_AFTER[bare-pingora]=$(rss_kb "$BARE_PID")
 

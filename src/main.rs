@@ -213,6 +213,15 @@ fn main() -> ExitCode {
         "azure token refresh",
         AzureTokenRefresher::new(Arc::clone(&gateway)),
     ));
+    if let Some(sink) = &gateway.traces {
+        server.add_service(pingora::services::background::background_service(
+            "otel trace export",
+            tollgate::telemetry::otlp::TraceExporter {
+                sink: Arc::clone(sink),
+                open_requests: Arc::clone(&gateway.open_requests),
+            },
+        ));
+    }
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
         TollgateProxy { gateway },

@@ -16,6 +16,7 @@ use crate::spend::shared::SharedBudgets;
 use crate::store::{SpendRow, Store};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::observer::MetricsObserver;
+use crate::telemetry::otlp::SpanSink;
 use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -197,6 +198,8 @@ pub struct Gateway {
     /// Held while a snapshot is rebuilt (a config reload, a stored model changed), so two
     /// rebuilds never race and lose one's change. Never taken on the request path.
     pub rebuild: Mutex<()>,
+    /// Where finished calls' spans go, when the `otel` callback is on at start.
+    pub traces: Option<Arc<SpanSink>>,
 }
 
 impl Gateway {
@@ -229,6 +232,15 @@ impl Gateway {
         let snapshot = Snapshot::compile(config, stored, &states)?;
         let metrics = Arc::new(Metrics::new());
         metrics.configure(&snapshot.config.litellm.metrics);
+        let trace_settings = &snapshot.config.litellm.traces;
+        let traces = trace_settings.enabled.then(|| {
+            Arc::new(SpanSink::new(
+                trace_settings.clone(),
+                metrics.otel_spans_dropped.clone(),
+                metrics.otel_spans_exported.clone(),
+                metrics.otel_export_failures.clone(),
+            ))
+        });
         Ok(Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             upstream,
@@ -252,6 +264,7 @@ impl Gateway {
             cache,
             seal_key,
             rebuild: Mutex::new(()),
+            traces,
         }))
     }
 

@@ -13,7 +13,7 @@ else
   cargo test --lib --bins -- --test-threads "$jobs"
 fi
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import openai, httpx, pytest' 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import openai, httpx, pytest, opentelemetry.proto, grpc' 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/integration/requirements.txt
 fi

@@ -9,6 +9,7 @@ mod model_list;
 pub mod redis;
 pub mod reliability;
 mod settings;
+pub mod traces;
 pub mod yaml;
 
 pub use crate::secret::Secret;

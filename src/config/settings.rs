@@ -108,6 +108,8 @@ pub struct LitellmSettings {
     /// `cache` and `cache_params`: the response cache.
     pub cache: super::cache::CacheSettings,
     pub metrics: MetricsSettings,
+    /// `otel` among the callbacks: OpenTelemetry traces over OTLP.
+    pub traces: super::traces::TraceSettings,
     /// `json_logs`: every log line a JSON object (also `JSON_LOGS=1`); read once at start.
     pub json_logs: bool,
 }
@@ -132,6 +134,7 @@ impl Default for LitellmSettings {
             budget_exceeded_status_code: 422,
             cache: Default::default(),
             metrics: MetricsSettings::default(),
+            traces: Default::default(),
             json_logs: false,
         }
     }
@@ -260,14 +263,15 @@ pub fn read_litellm(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Lite
         },
         k if s.reliability.read_key(k, v, env, diag) => {}
         k if s.cache.read_key(k, v, env, diag) => {}
-        // Callbacks name integrations (langfuse, prometheus, ...) Tollgate may not have; a
-        // LiteLLM config carrying them must still load.
-        // Callbacks name integrations (langfuse, otel, ...) Tollgate may not have; a LiteLLM
-        // config carrying them must still load. `prometheus` is the exporter on `/metrics`.
+        // Callbacks name integrations (langfuse, ...) Tollgate may not have; a LiteLLM config
+        // carrying them must still load. `prometheus` is the exporter on `/metrics`, `otel`
+        // the OpenTelemetry traces.
         "callbacks" | "success_callback" | "failure_callback" | "service_callback" => {
             for name in v.strings(env, diag) {
                 if name == "prometheus" && key != "service_callback" {
                     s.metrics.enabled = true;
+                } else if name == "otel" && key != "service_callback" {
+                    s.traces.enabled = true;
                 } else {
                     diag.warn(
                         v.path(),
@@ -285,6 +289,7 @@ pub fn read_litellm(node: Node, env: &EnvSource, diag: &mut Diagnostics) -> Lite
         _ => diag.warn(v.path(), "not supported by Tollgate; ignored"),
     });
     s.cache.settle(node.path(), env, diag);
+    s.traces.read_env(env, diag, node.path());
     s
 }
 

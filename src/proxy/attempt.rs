@@ -8,6 +8,7 @@ use crate::providers::{self, Call};
 use crate::state::Gateway;
 use crate::upstream::{UpstreamFailure, UpstreamRequest, UpstreamResponse};
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
 use std::time::{Duration, Instant};
 
@@ -56,15 +57,21 @@ pub struct Limits {
     pub max_response_bytes: usize,
 }
 
-pub async fn call(gateway: &Gateway, call: &Call<'_>, limits: &Limits) -> Result<Answer, Failure> {
+/// `trace_headers`: the attempt's `traceparent` (and `tracestate`) when traces are on.
+pub async fn call(
+    gateway: &Gateway,
+    call: &Call<'_>,
+    limits: &Limits,
+    trace_headers: &[(HeaderName, HeaderValue)],
+) -> Result<Answer, Failure> {
     let provider = providers::for_wire(call.deployment.provider.wire);
     let stream = call.body.stream;
     if !stream {
         if let Some(parts) = provider.split(call)? {
-            return call_in_parts(gateway, call, &parts, limits).await;
+            return call_in_parts(gateway, call, &parts, limits, trace_headers).await;
         }
     }
-    let (response, body) = exchange(gateway, call, limits).await?;
+    let (response, body) = exchange(gateway, call, limits, trace_headers).await?;
     match body {
         None => Ok(Answer::Stream { response }),
         Some(body) => Ok(Answer::Whole {
@@ -82,6 +89,7 @@ async fn call_in_parts(
     call: &Call<'_>,
     parts: &[RequestBody],
     limits: &Limits,
+    trace_headers: &[(HeaderName, HeaderValue)],
 ) -> Result<Answer, Failure> {
     if parts.len() > MAX_FANOUT_PARTS {
         return Err(GatewayError::bad_request(format!(
@@ -103,7 +111,7 @@ async fn call_in_parts(
             total: deadline.saturating_duration_since(Instant::now()),
             ..*limits
         };
-        let (response, body) = exchange(gateway, &part_call, &part_limits).await?;
+        let (response, body) = exchange(gateway, &part_call, &part_limits, trace_headers).await?;
         answers.push(body.unwrap_or_default());
         if let Some(previous) = last.replace(response) {
             gateway.upstream.release(previous).await;
@@ -124,11 +132,19 @@ async fn exchange(
     gateway: &Gateway,
     call: &Call<'_>,
     limits: &Limits,
+    trace_headers: &[(HeaderName, HeaderValue)],
 ) -> Result<(UpstreamResponse, Option<Bytes>), Failure> {
     let d = call.deployment;
     let stream = call.body.stream;
     let provider = providers::for_wire(d.provider.wire);
-    let built = provider.build_request(call)?;
+    let mut built = provider.build_request(call)?;
+    if !trace_headers.is_empty() {
+        // The attempt's own trace context, never one a client or a provider module put there.
+        built
+            .headers
+            .retain(|(name, _)| name != "traceparent" && name != "tracestate");
+        built.headers.extend_from_slice(trace_headers);
+    }
     let endpoint = d.endpoint()?;
     let deadline = Instant::now() + limits.total;
     let head_timeout = if stream {

@@ -147,7 +147,7 @@ async fn one(
         let state = &deployment.state;
         let _in_flight = state.start_call();
         let started = Instant::now();
-        match attempt::call(gateway, &call, &limits).await {
+        match attempt::call(gateway, &call, &limits, &[]).await {
             Ok(Answer::Whole { body, response, .. }) => {
                 state.record_latency(started.elapsed(), false);
                 gateway.upstream.release(response).await;

@@ -6,6 +6,7 @@ use crate::deployment::Deployment;
 use crate::lifecycle::{CallEvent, CallInfo, CallSummary, Observers};
 use crate::limits::CallLimits;
 use crate::spend::recorder::CallSpend;
+use crate::telemetry::traces::CallTrace;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,6 +63,8 @@ pub struct RequestCtx {
     pub requested_group: Option<Arc<str>>,
     /// The path, as the bounded `route` metric label.
     pub route: &'static str,
+    /// The call's trace, when the `otel` callback is on (an LLM route).
+    pub trace: Option<Box<CallTrace>>,
     /// Counts this request as open until the context is dropped (however the request ends).
     _open: Option<OpenRequest>,
 }
@@ -109,6 +112,7 @@ impl RequestCtx {
             cache_hit: false,
             requested_group: None,
             route: "other",
+            trace: None,
             _open: None,
         }
     }

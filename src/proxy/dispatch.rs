@@ -10,6 +10,7 @@ use crate::auth;
 use crate::canonical::request::Operation;
 use crate::error::GatewayError;
 use crate::state::{Gateway, Snapshot};
+use crate::telemetry::traces::CallTrace;
 use pingora::proxy::Session;
 
 pub enum Next {
@@ -34,6 +35,20 @@ pub async fn serve(
     }
     ctx.route = crate::telemetry::labels::route_label(session.req_header().uri.path());
     ctx.request_id = super::ctx::client_request_id(&session.req_header().headers);
+    if gateway.traces.is_some() {
+        let op = match route {
+            Route::Llm(op) => Some(op),
+            Route::AnthropicMessages => Some(Operation::Chat),
+            _ => None,
+        };
+        ctx.trace = op.map(|op| {
+            Box::new(CallTrace::start(
+                &session.req_header().headers,
+                ctx.started,
+                op,
+            ))
+        });
+    }
     if route.needs_key() {
         let uri = &session.req_header().uri;
         let places = auth::KeyPlaces {

@@ -174,13 +174,23 @@ pub async fn run(
                 deployment: &deployment,
             },
         );
+        // The attempt's span, and the `traceparent` naming it for the provider.
+        let trace_headers = match ctx.trace.as_mut() {
+            Some(trace) => {
+                let retry = u32::try_from(retries).unwrap_or(u32::MAX);
+                let (group_name, fallback) = (&resolved.group_name, ctx.fallbacks);
+                trace.attempt_started(&deployment, &upstream_model, group_name, retry, fallback);
+                trace.upstream_headers()
+            }
+            None => Vec::new(),
+        };
         let sent_at = Instant::now();
         let mocked = mock_failure(job, ctx, retries, &call);
         let is_mock = mocked.is_some();
         let outcome = match mocked {
             Some(failure) => Err(failure),
             None => tokio::select! {
-                outcome = attempt::call(job.gateway, &call, &limits) => outcome,
+                outcome = attempt::call(job.gateway, &call, &limits, &trace_headers) => outcome,
                 () = deliver::client_gone(session) => return Ok(deliver::client_left(ctx)),
             },
         };
@@ -319,12 +329,15 @@ fn mock_failure(job: &Job<'_>, ctx: &RequestCtx, retries: u64, call: &Call<'_>) 
 
 fn attempt_ended(
     job: &Job<'_>,
-    ctx: &RequestCtx,
+    ctx: &mut RequestCtx,
     deployment: &Arc<Deployment>,
     failure: Option<FailureClass>,
     status: u16,
     sent_at: Instant,
 ) {
+    if let Some(trace) = ctx.trace.as_mut() {
+        trace.attempt_ended(status, failure);
+    }
     ctx.emit(
         &job.gateway.observers,
         CallEvent::AttemptEnded {

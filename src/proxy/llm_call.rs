@@ -29,6 +29,9 @@ pub async fn handle(
         body::read_bounded(session, snapshot.max_request_bytes, snapshot.body_timeout).await?;
     let mut bodies = inbound::parse(raw, op, ctx.inbound)?;
     let client = bodies.client();
+    if let Some(trace) = ctx.trace.as_mut() {
+        trace.set_requested_model(&client.model);
+    }
     if ctx.inbound == Inbound::OpenAi {
         if let Some(aliases) = batch::aliases(snapshot, &client.model) {
             return batch::answer(gateway, snapshot, session, ctx, op, client, aliases).await;

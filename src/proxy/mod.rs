@@ -24,6 +24,7 @@ pub use ctx::RequestCtx;
 
 use crate::lifecycle;
 use crate::state::Gateway;
+use crate::telemetry::traces;
 use async_trait::async_trait;
 use pingora::prelude::*;
 use pingora::proxy::{ProxyHttp, Session};
@@ -145,6 +146,17 @@ impl ProxyHttp for TollgateProxy {
                     summary: &ctx.outcome,
                 },
             );
+        }
+        if let (Some(trace), Some(sink)) = (ctx.trace.take(), &self.gateway.traces) {
+            sink.submit(trace.finish(&traces::CallEnd {
+                call_id: &ctx.call_id,
+                route: ctx.route,
+                group: ctx.group.as_deref(),
+                deployment: ctx.deployment.as_ref(),
+                summary: &ctx.outcome,
+                key: ctx.call_info().key,
+                cache_hit: ctx.cache_hit,
+            }));
         }
         if lifecycle::access_log::enabled() {
             let header = session.req_header();

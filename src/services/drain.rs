@@ -35,12 +35,15 @@ impl BackgroundService for DrainWatch {
         loop {
             let open = g.open_requests.load(Ordering::Acquire);
             let flushed = g.store.is_none() || g.spend_flushed.load(Ordering::Acquire);
-            if open == 0 && flushed {
+            let traced = g.traces.as_ref().is_none_or(|t| t.flushed());
+            if open == 0 && flushed && traced {
                 break;
             }
             tokio::time::sleep(POLL).await;
         }
-        log::info!("drained: every call finished and its spend is written; exiting");
+        log::info!(
+            "drained: every call finished, its spend is written and its spans sent; exiting"
+        );
         std::process::exit(0);
     }
 }

@@ -48,6 +48,11 @@ pub struct Metrics {
     /// Requests being served on every route (the drain before exit waits for none).
     pub requests_open: IntGauge,
     pub redis_fallbacks: IntCounter,
+    /// Spans the `otel` exporter dropped (its queue full, or no exporter), exported, and
+    /// exports that failed.
+    pub otel_spans_dropped: IntCounter,
+    pub otel_spans_exported: IntCounter,
+    pub otel_export_failures: IntCounter,
     pub streams_in_flight: IntGauge,
     pub calls_in_flight: IntGauge,
     /// Held by `/metrics` while it reads values kept elsewhere (never by a call).
@@ -225,7 +230,19 @@ impl Metrics {
                 "tollgate_requests_open",
                 "Requests being served, on every route",
             ),
-            redis_fallbacks: int_counter(
+otel_spans_dropped: int_counter(
+                "tollgate_otel_spans_dropped_total",
+                "Spans dropped by the OTLP exporter: its queue was full or it had stopped",
+            ),
+            otel_spans_exported: int_counter(
+                "tollgate_otel_spans_exported_total",
+                "Spans the OTLP exporter sent to the collector",
+            ),
+            otel_export_failures: int_counter(
+                "tollgate_otel_export_failures_total",
+                "OTLP trace exports that failed or timed out (their spans are lost)",
+            ),
+                        redis_fallbacks: int_counter(
                 "tollgate_redis_fallbacks_total",
                 "Calls that found the shared Redis unavailable and fell back to local state",
             ),

@@ -1,0 +1,165 @@
+//! `"otel"` in `litellm_settings.callbacks` (or `success_callback` / `failure_callback`), as on a
+//! LiteLLM proxy: OpenTelemetry traces, exported over OTLP. Where to is read from the standard
+//! variables (through the config's `environment_variables` too): `OTEL_EXPORTER_OTLP_ENDPOINT`
+//! (`/v1/traces` appended for HTTP), `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (as it is),
+//! `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`, the default, or `grpc`),
+//! `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k=v`), `OTEL_SERVICE_NAME` (`tollgate`). Read once at
+//! start: a reload does not start or stop the exporter.
+
+use super::yaml::{Diagnostics, EnvSource};
+use crate::secret::Secret;
+
+pub const DEFAULT_SERVICE_NAME: &str = "tollgate";
+const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OtlpProtocol {
+    #[default]
+    HttpProtobuf,
+    Grpc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceSettings {
+    /// `otel` is among the callbacks.
+    pub enabled: bool,
+    pub protocol: OtlpProtocol,
+    /// The full URL spans are sent to (`.../v1/traces` for HTTP; the collector's base for gRPC).
+    pub endpoint: String,
+    /// `OTEL_EXPORTER_OTLP_HEADERS` (and `..._TRACES_HEADERS`): often a collector's credential.
+    pub headers: Vec<(String, Secret)>,
+    pub service_name: String,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        TraceSettings {
+            enabled: false,
+            protocol: OtlpProtocol::HttpProtobuf,
+            endpoint: format!("{DEFAULT_HTTP_ENDPOINT}/v1/traces"),
+            headers: Vec::new(),
+            service_name: DEFAULT_SERVICE_NAME.to_string(),
+        }
+    }
+}
+
+impl TraceSettings {
+    /// The exporter's settings from the environment, once `otel` is on.
+    pub fn read_env(&mut self, env: &EnvSource, diag: &mut Diagnostics, at: &str) {
+        if !self.enabled {
+            return;
+        }
+        let protocol = env.first_of(&[
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ]);
+        self.protocol = match protocol.as_deref().map(str::trim) {
+            None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
+            Some("grpc") => OtlpProtocol::Grpc,
+            Some(other) => {
+                diag.warn(
+                    at,
+                    format!("OTEL_EXPORTER_OTLP_PROTOCOL {other:?} is not supported (http/protobuf or grpc); using http/protobuf"),
+                );
+                OtlpProtocol::HttpProtobuf
+            }
+        };
+        self.endpoint = endpoint(
+            self.protocol,
+            env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").as_deref(),
+            env.get("OTEL_EXPORTER_OTLP_ENDPOINT").as_deref(),
+        );
+        let headers = env.first_of(&[
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        ]);
+        self.headers = headers.as_deref().map(parse_headers).unwrap_or_default();
+        if let Some(name) = env.get("OTEL_SERVICE_NAME") {
+            self.service_name = name.trim().to_string();
+        }
+    }
+}
+
+/// The URL spans go to: the traces endpoint as given, else the general one with `/v1/traces`
+/// (HTTP only; gRPC names the service, not a path), else the collector on localhost.
+pub fn endpoint(protocol: OtlpProtocol, traces: Option<&str>, general: Option<&str>) -> String {
+    if let Some(t) = traces.map(str::trim).filter(|t| !t.is_empty()) {
+        return t.to_string();
+    }
+    let (default, path) = match protocol {
+        OtlpProtocol::HttpProtobuf => (DEFAULT_HTTP_ENDPOINT, "/v1/traces"),
+        OtlpProtocol::Grpc => (DEFAULT_GRPC_ENDPOINT, ""),
+    };
+    let base = general
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .unwrap_or(default);
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// `k=v,k=v` (values may be percent-encoded, as the spec allows); malformed pairs are skipped.
+pub fn parse_headers(text: &str) -> Vec<(String, Secret)> {
+    text.split(',')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            let (k, v) = (k.trim(), percent_decode(v.trim()));
+            (!k.is_empty()).then(|| (k.to_string(), Secret::new(v)))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                let (h, l) = (hex(h).unwrap_or(0), hex(l).unwrap_or(0));
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn otel_endpoints_follow_the_spec() {
+        let http = OtlpProtocol::HttpProtobuf;
+        assert_eq!(
+            endpoint(http, None, None),
+            "http://localhost:4318/v1/traces"
+        );
+        assert_eq!(
+            endpoint(http, None, Some("http://c:4318/")),
+            "http://c:4318/v1/traces"
+        );
+        assert_eq!(
+            endpoint(http, Some("http://c/x"), Some("http://d")),
+            "http://c/x"
+        );
+        let grpc = OtlpProtocol::Grpc;
+        assert_eq!(endpoint(grpc, None, None), "http://localhost:4317");
+        assert_eq!(endpoint(grpc, None, Some("http://c:4317")), "http://c:4317");
+    }
+
+    #[test]
+    fn otel_headers_parse_and_skip_junk() {
+        let h = parse_headers("api-key=a%20b, x=1,junk,=v,y==2");
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+        assert_eq!(h, vec![("api-key", "a b"), ("x", "1"), ("y", "=2")]);
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("caf%C3%A9"), "café");
+    }
+}

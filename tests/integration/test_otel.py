@@ -1,0 +1,412 @@
+"""OpenTelemetry traces (`callbacks: ["otel"]`), received by a real OTLP/HTTP collector.
+
+The collector is a small `http.server` inside the test that accepts `POST /v1/traces` and
+decodes each `ExportTraceServiceRequest` with the `opentelemetry-proto` package, as a
+collector would. The mock provider records every request with its headers, so the test sees
+the `traceparent` each attempt carried upstream. A `status-500-*` model always fails, so a
+group that starts with one retries on its second deployment, and a group whose only
+deployment fails falls back.
+"""
+
+import concurrent.futures
+import hashlib
+import http.server
+import json
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from conftest import MASTER_KEY, PROVIDER_KEY, free_port, openai_deployment
+from keys_helpers import admin, generate_key
+
+CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CLIENT_SPAN = "00f067aa0ba902b7"
+PROMPT = "a private prompt about otters"
+SERVER = trace_pb2.Span.SpanKind.SPAN_KIND_SERVER
+CLIENT = trace_pb2.Span.SpanKind.SPAN_KIND_CLIENT
+STATUS_ERROR = trace_pb2.Status.StatusCode.STATUS_CODE_ERROR
+
+
+class Collector:
+    """An OTLP/HTTP trace receiver on a free 127.0.0.1 port."""
+
+    def __init__(self):
+        self.spans = []  # (resource attributes, span)
+        self.headers = []
+        self.lock = threading.Lock()
+        collector = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.path != "/v1/traces":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                req = trace_service_pb2.ExportTraceServiceRequest()
+                req.ParseFromString(body)
+                with collector.lock:
+                    collector.headers.append(dict(self.headers))
+                    for rs in req.resource_spans:
+                        resource = attrs(rs.resource.attributes)
+                        for ss in rs.scope_spans:
+                            for span in ss.spans:
+                                collector.spans.append((resource, span))
+                answer = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def traces(self) -> dict:
+        """trace id (hex) -> its spans."""
+        with self.lock:
+            out = {}
+            for _, span in self.spans:
+                out.setdefault(span.trace_id.hex(), []).append(span)
+            return out
+
+    def wait_for_roots(self, count: int, timeout: float = 15.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            traces = self.traces()
+            roots = sum(1 for spans in traces.values() for s in spans if s.kind == SERVER)
+            if roots >= count or time.monotonic() >= deadline:
+                return traces
+            time.sleep(0.1)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def value(v):
+    kind = v.WhichOneof("value")
+    return getattr(v, kind) if kind else None
+
+
+def attrs(kvs) -> dict:
+    return {kv.key: value(kv.value) for kv in kvs}
+
+
+@pytest.fixture
+def collector():
+    c = Collector()
+    yield c
+    c.close()
+
+
+def otel_config(mock, **litellm):
+    return {
+        "model_list": [
+            openai_deployment(mock, "gpt-test"),
+            # A retry: the first deployment (order 1) always fails, the second answers.
+            openai_deployment(mock, "flaky", model="status-500-otel", order=1),
+            openai_deployment(mock, "flaky", model="ok-otel", order=2),
+            # A fallback: the only deployment of "broken" fails, "spare" answers.
+            openai_deployment(mock, "broken", model="status-500-broken"),
+            openai_deployment(mock, "spare", model="ok-spare"),
+        ],
+        "router_settings": {"fallbacks": [{"broken": ["spare"]}]},
+        "litellm_settings": {"callbacks": ["otel"], **litellm},
+        "general_settings": {"master_key": MASTER_KEY},
+    }
+
+
+def chat(gw, model, key=MASTER_KEY, headers=None, **body):
+    return gw.post(
+        "/v1/chat/completions",
+        {"model": model, "messages": [{"role": "user", "content": PROMPT}], **body},
+        key=key,
+        headers=dict(headers or {}),
+    )
+
+
+def split(spans):
+    roots = [s for s in spans if s.kind == SERVER]
+    assert len(roots) == 1, spans
+    children = sorted((s for s in spans if s.kind == CLIENT), key=lambda s: s.start_time_unix_nano)
+    assert len(roots) + len(children) == len(spans), spans
+    return roots[0], children
+
+
+def parent_header(trace_id: str, span) -> str:
+    return f"00-{trace_id}-{span.span_id.hex()}-01"
+
+
+def test_otel_traces_continue_the_client_and_carry_genai_attributes(mock, start_gateway, collector):
+    gw = start_gateway(
+        otel_config(mock),
+        env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint(),
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-collector-token=tok%201",
+            "OTEL_SERVICE_NAME": "tollgate-under-test",
+        },
+    )
+    team = admin(gw, "/team/new", {"team_alias": "otel-team"}).json()["team_id"]
+    key = generate_key(gw, team_id=team, key_alias="otel-alias")
+    calls = {}
+
+    def seen(name, resp):
+        assert resp.status_code == 200, resp.text
+        calls[name] = (resp, mock.requests())
+
+    # 1: the client's trace is continued, with a virtual key.
+    mock.clear()
+    tp = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
+    seen("client", chat(gw, "gpt-test", key=key, headers={"traceparent": tp, "tracestate": "vendor=x"}))
+    # 2: a retry within the group; 3: a fallback to another group.
+    mock.clear()
+    seen("retry", chat(gw, "flaky"))
+    mock.clear()
+    seen("fallback", chat(gw, "broken", num_retries=0))
+    # 4: a stream, usage asked for; 5: an unusable traceparent starts a new trace.
+    mock.clear()
+    stream = chat(gw, "gpt-test", stream=True, stream_options={"include_usage": True})
+    seen("stream", stream)
+    mock.clear()
+    seen("junk", chat(gw, "gpt-test", headers={"traceparent": "00-zz-not-a-trace-01"}))
+
+    traces = collector.wait_for_roots(len(calls))
+    assert len(traces) == len(calls), {t: [s.name for s in spans] for t, spans in traces.items()}
+    by_call = {}
+    for trace_id, spans in traces.items():
+        root, children = split(spans)
+        by_call[attrs(root.attributes)["tollgate.call_id"]] = (trace_id, root, children)
+    assert set(by_call) == {r.headers["x-litellm-call-id"] for r, _ in calls.values()}
+
+    def trace_of(name):
+        resp, upstream = calls[name]
+        return (*by_call[resp.headers["x-litellm-call-id"]], resp, upstream)
+
+    # The client's trace: same trace id, the root's parent is the client's span; the mock got
+    # the attempt's own span as parent, and the client's tracestate.
+    trace_id, root, children, resp, upstream = trace_of("client")
+    assert trace_id == CLIENT_TRACE
+    assert root.parent_span_id.hex() == CLIENT_SPAN
+    assert root.name == "litellm_request"
+    assert len(children) == 1
+    attempt = children[0]
+    assert attempt.parent_span_id == root.span_id and attempt.name == "chat upstream-model"
+    assert [r["headers"].get("traceparent") for r in upstream] == [parent_header(CLIENT_TRACE, attempt)]
+    assert upstream[0]["headers"].get("tracestate") == "vendor=x"
+    a = attrs(root.attributes)
+    usage = resp.json()["usage"]
+    assert a["gen_ai.system"] == "openai"
+    assert a["gen_ai.operation.name"] == "chat"
+    assert a["gen_ai.request.model"] == "gpt-test"
+    assert a["gen_ai.response.model"] == "upstream-model"
+    assert a["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]
+    assert a["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
+    assert a["http.response.status_code"] == 200
+    assert a["litellm.model_group"] == "gpt-test"
+    assert a["tollgate.retries"] == 0 and a["tollgate.fallbacks"] == 0
+    assert a["metadata.user_api_key_hash"] == hashlib.sha256(key.encode()).hexdigest()
+    assert a["metadata.user_api_key_team_id"] == team
+    assert a["metadata.user_api_key_alias"] == "otel-alias"
+    assert "litellm.response_cost" in a
+    b = attrs(attempt.attributes)
+    assert b["litellm.api_provider"] == "openai" and b["http.response.status_code"] == 200
+    assert b["litellm.api_base"] == f"{mock.base}/v1"
+    assert b["tollgate.retry_index"] == 0 and b["tollgate.fallback"] is False
+    assert b["litellm.model_id"]
+
+    # A retry: two attempt spans, the failed one an error; each upstream request named its own.
+    trace_id, root, children, resp, upstream = trace_of("retry")
+    assert len(children) == 2
+    first, second = (attrs(c.attributes) for c in children)
+    assert first["http.response.status_code"] == 500 and children[0].status.code == STATUS_ERROR
+    assert second["http.response.status_code"] == 200 and children[1].status.code != STATUS_ERROR
+    assert (first["tollgate.retry_index"], second["tollgate.retry_index"]) == (0, 1)
+    assert first["litellm.model_id"] != second["litellm.model_id"]
+    assert root.parent_span_id == b"" and attrs(root.attributes)["tollgate.retries"] == 1
+    assert attrs(root.attributes)["gen_ai.response.model"] == "ok-otel"
+    assert sorted(r["headers"]["traceparent"] for r in upstream) == sorted(parent_header(trace_id, c) for c in children)
+
+    # A fallback: the second attempt is in the fallback group.
+    trace_id, root, children, resp, upstream = trace_of("fallback")
+    assert len(children) == 2
+    first, second = (attrs(c.attributes) for c in children)
+    assert (first["litellm.model_group"], first["tollgate.fallback"]) == ("broken", False)
+    assert (second["litellm.model_group"], second["tollgate.fallback"]) == ("spare", True)
+    ra = attrs(root.attributes)
+    assert ra["tollgate.fallbacks"] == 1 and ra["litellm.model_group"] == "spare"
+    assert ra["gen_ai.request.model"] == "broken" and ra["gen_ai.response.model"] == "ok-spare"
+
+    # A stream: its usage chunk's counts.
+    trace_id, root, children, resp, upstream = trace_of("stream")
+    chunks = [line[6:] for line in resp.text.splitlines() if line.startswith("data: {")]
+    usage = [json.loads(c)["usage"] for c in chunks if json.loads(c).get("usage")][-1]
+    ra = attrs(root.attributes)
+    assert (ra["gen_ai.usage.input_tokens"], ra["gen_ai.usage.output_tokens"]) == (
+        usage["prompt_tokens"],
+        usage["completion_tokens"],
+    )
+    assert len(children) == 1 and children[0].end_time_unix_nano <= root.end_time_unix_nano
+
+    # A junk traceparent: a trace of the gateway's own, still propagated upstream.
+    trace_id, root, children, resp, upstream = trace_of("junk")
+    assert trace_id != CLIENT_TRACE and root.parent_span_id == b""
+    assert upstream[0]["headers"]["traceparent"] == parent_header(trace_id, children[0])
+
+    # The resource, the collector's headers, and no secret or prompt anywhere in a span.
+    resources = {tuple(sorted(r.items())) for r, _ in collector.spans}
+    assert all(dict(r)["service.name"] == "tollgate-under-test" for r in resources)
+    assert all(h.get("x-collector-token") == "tok 1" for h in collector.headers)
+    for resource, span in collector.spans:
+        text = repr(span) + repr(resource)
+        for secret in (MASTER_KEY, PROVIDER_KEY, key, PROMPT):
+            assert secret not in text, (secret, span.name)
+
+
+def test_otel_a_failed_call_is_an_error_span(mock, start_gateway, collector):
+    cfg = otel_config(mock)
+    cfg["router_settings"] = {"num_retries": 0}
+    gw = start_gateway(cfg, env={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{collector.endpoint()}/v1/traces"})
+    r = chat(gw, "broken")
+    assert r.status_code == 500, r.text
+    traces = collector.wait_for_roots(1)
+    (spans,) = traces.values()
+    root, children = split(spans)
+    assert root.status.code == STATUS_ERROR
+    assert attrs(root.attributes)["http.response.status_code"] == 500
+    assert len(children) == 1 and children[0].status.code == STATUS_ERROR
+    assert attrs(children[0].attributes)["error.type"]
+
+
+def test_otel_no_traceparent_upstream_without_the_callback(mock, start_gateway):
+    cfg = otel_config(mock)
+    del cfg["litellm_settings"]
+    gw = start_gateway(cfg)
+    mock.clear()
+    r = chat(gw, "gpt-test", headers={"traceparent": f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"})
+    assert r.status_code == 200, r.text
+    assert "traceparent" not in mock.last()["headers"]
+
+
+def black_hole():
+    """A port that accepts connections (the kernel's backlog) and never answers."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1024)
+    return s
+
+
+@pytest.mark.parametrize("collector_state", ["closed", "silent"])
+def test_otel_a_dead_or_silent_collector_never_slows_a_call(mock, start_gateway, collector_state):
+    hole = black_hole() if collector_state == "silent" else None
+    port = hole.getsockname()[1] if hole else free_port()
+    cfg = otel_config(mock, require_auth_for_metrics_endpoint=False)
+    cfg["litellm_settings"]["callbacks"].append("prometheus")
+    try:
+        gw = start_gateway(cfg, env={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"})
+        latencies = []
+
+        def one(i):
+            started = time.monotonic()
+            r = chat(gw, "gpt-test" if i % 3 else "flaky")
+            latencies.append(time.monotonic() - started)
+            return r.status_code
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(one, range(120)))
+        assert statuses == [200] * 120
+        # Nothing waits on the exporter: every call is as quick as the mock.
+        assert max(latencies) < 2.0, max(latencies)
+        assert httpx.get(gw.url("/health/liveliness"), timeout=5).status_code == 200
+        if collector_state == "closed":
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                text = httpx.get(gw.url("/metrics"), timeout=5).text
+                failures = [l for l in text.splitlines() if l.startswith("tollgate_otel_export_failures_total ")]
+                if failures and float(failures[0].split()[1]) >= 1:
+                    break
+                time.sleep(0.2)
+            else:
+                pytest.fail(f"no export failure counted:\n{failures}")
+        assert chat(gw, "gpt-test").status_code == 200
+    finally:
+        if hole:
+            hole.close()
+
+
+def test_otel_grpc_export(mock, start_gateway):
+    """`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`: the same spans through a gRPC collector."""
+    grpc = pytest.importorskip("grpc")
+    received = []
+
+    def export(request, context):
+        received.append(request)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+    handler = grpc.method_handlers_generic_handler(
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                export,
+                request_deserializer=trace_service_pb2.ExportTraceServiceRequest.FromString,
+                response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString,
+            )
+        },
+    )
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        gw = start_gateway(
+            otel_config(mock),
+            env={"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"},
+        )
+        mock.clear()
+        tp = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
+        assert chat(gw, "flaky", headers={"traceparent": tp}).status_code == 200
+        deadline = time.monotonic() + 15
+        spans = []
+        while time.monotonic() < deadline and len(spans) < 3:
+            spans = [s for r in received for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
+            time.sleep(0.1)
+        root, children = split(spans)
+        assert root.trace_id.hex() == CLIENT_TRACE and root.parent_span_id.hex() == CLIENT_SPAN
+        assert len(children) == 2
+        assert sorted(r["headers"]["traceparent"] for r in mock.requests()) == sorted(
+            parent_header(CLIENT_TRACE, c) for c in children
+        )
+        assert attrs(root.attributes)["gen_ai.request.model"] == "flaky"
+    finally:
+        server.stop(0)
+
+
+def test_otel_the_last_calls_spans_are_sent_before_a_graceful_exit(mock, start_gateway, collector):
+    """SIGTERM: the drain waits for the calls in flight, then for their spans to go out."""
+    import signal
+
+    gw = start_gateway(otel_config(mock), env={"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint()})
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        body = {"model": "gpt-test", "messages": [{"role": "user", "content": "[mock:delay_ms=1500] hi"}]}
+        slow = pool.submit(gw.post, "/v1/chat/completions", body)
+        time.sleep(0.5)
+        gw.proc.send_signal(signal.SIGTERM)
+        assert slow.result().status_code == 200
+    assert gw.proc.wait(timeout=20) == 0
+    traces = collector.traces()
+    assert len(traces) == 1, traces
+    root, children = split(next(iter(traces.values())))
+    assert len(children) == 1
