@@ -18,8 +18,7 @@ impl SealKey {
     /// SHA-256 of the salt key (or master key), as LiteLLM derives its encryption key.
     pub fn derive(secret: &str) -> SealKey {
         let digest = Sha256::digest(secret.as_bytes());
-        // A 32-byte digest is always a valid ChaCha20 key.
-        let unbound = UnboundKey::new(&CHACHA20_POLY1305, &digest).expect("ok: 32-byte key");
+        let unbound = UnboundKey::new(&CHACHA20_POLY1305, &digest).expect("32-byte key"); // ok: a SHA-256 digest is a valid ChaCha20 key
         SealKey(LessSafeKey::new(unbound))
     }
 
