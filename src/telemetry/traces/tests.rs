@@ -82,6 +82,19 @@ fn otel_bad_traceparents_are_ignored_never_panic() {
     assert!(t.parent.is_none() && t.tracestate.is_none() && t.sampled);
 }
 
+/// A chat call's end on group `g` (or an embedding with no deployment).
+fn chat_end<'a>(d: Option<&'a Arc<Deployment>>, summary: &'a CallSummary) -> CallEnd<'a> {
+    CallEnd {
+        call_id: "call-1",
+        route: "/v1/chat/completions",
+        group: d.map(|_| "g"),
+        deployment: d,
+        summary,
+        key: None,
+        cache_hit: false,
+    }
+}
+
 fn summary(status: u16, committed: bool) -> CallSummary {
     CallSummary {
         status,
@@ -114,15 +127,7 @@ fn otel_spans_continue_the_client_trace_with_one_child_per_attempt() {
     let second = t.upstream_headers();
     t.attempt_ended(200, None);
     let summary = summary(200, true);
-    let end = CallEnd {
-        call_id: "call-1",
-        route: "/v1/chat/completions",
-        group: Some("g"),
-        deployment: Some(&d),
-        summary: &summary,
-        key: None,
-        cache_hit: false,
-    };
+    let end = chat_end(Some(&d), &summary);
     let spans = t.finish(&end);
     assert_eq!(spans.len(), 3);
     let (root, a1, a2) = (&spans[0], &spans[1], &spans[2]);
@@ -243,15 +248,7 @@ fn otel_an_unsampled_client_trace_is_propagated_not_exported() {
     let hs = t.upstream_headers();
     assert!(hs[0].1.to_str().unwrap().ends_with("-00")); // ok: test
     let s = summary(200, true);
-    let end = CallEnd {
-        call_id: "c",
-        route: "/v1/chat/completions",
-        group: Some("g"),
-        deployment: Some(&d),
-        summary: &s,
-        key: None,
-        cache_hit: false,
-    };
+    let end = chat_end(Some(&d), &s);
     assert!(t.finish(&end).is_empty());
 }
 
@@ -262,15 +259,7 @@ fn otel_an_attempt_the_client_left_is_closed_as_an_error() {
     t.attempt_started(&d, "up-model", &Arc::from("g"), 0, 2);
     let mut s = summary(499, false);
     s.client_gone = true;
-    let end = CallEnd {
-        call_id: "c",
-        route: "/v1/chat/completions",
-        group: Some("g"),
-        deployment: Some(&d),
-        summary: &s,
-        key: None,
-        cache_hit: false,
-    };
+    let end = chat_end(Some(&d), &s);
     let spans = t.finish(&end);
     assert_eq!(spans.len(), 2);
     assert!(matches!(spans[1].status, Status::Error { .. }));
