@@ -16,7 +16,7 @@ use crate::spend::shared::SharedBudgets;
 use crate::store::{SpendRow, Store};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::observer::MetricsObserver;
-use crate::telemetry::otlp::SpanSink;
+use crate::telemetry::otlp::{ExportCounters, SpanSink};
 use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -236,9 +236,12 @@ impl Gateway {
         let traces = trace_settings.enabled.then(|| {
             Arc::new(SpanSink::new(
                 trace_settings.clone(),
-                metrics.otel_spans_dropped.clone(),
-                metrics.otel_spans_exported.clone(),
-                metrics.otel_export_failures.clone(),
+                ExportCounters {
+                    dropped: metrics.otel_spans_dropped.clone(),
+                    exported: metrics.otel_spans_exported.clone(),
+                    failed_exports: metrics.otel_export_failures.clone(),
+                    collector_up: metrics.otel_collector_up.clone(),
+                },
             ))
         });
         Ok(Arc::new(Gateway {

@@ -148,15 +148,19 @@ impl ProxyHttp for TollgateProxy {
             );
         }
         if let (Some(trace), Some(sink)) = (ctx.trace.take(), &self.gateway.traces) {
-            sink.submit(trace.finish(&traces::CallEnd {
-                call_id: &ctx.call_id,
-                route: ctx.route,
-                group: ctx.group.as_deref(),
-                deployment: ctx.deployment.as_ref(),
-                summary: &ctx.outcome,
-                key: ctx.call_info().key,
-                cache_hit: ctx.cache_hit,
-            }));
+            if !sink.wants_spans() {
+                sink.skipped(trace.span_count());
+            } else {
+                sink.submit(trace.finish(&traces::CallEnd {
+                    call_id: &ctx.call_id,
+                    route: ctx.route,
+                    group: ctx.group.as_deref(),
+                    deployment: ctx.deployment.as_ref(),
+                    summary: &ctx.outcome,
+                    key: ctx.call_info().key,
+                    cache_hit: ctx.cache_hit,
+                }));
+            }
         }
         if lifecycle::access_log::enabled() {
             let header = session.req_header();

@@ -48,11 +48,12 @@ pub struct Metrics {
     /// Requests being served on every route (the drain before exit waits for none).
     pub requests_open: IntGauge,
     pub redis_fallbacks: IntCounter,
-    /// Spans the `otel` exporter dropped (its queue full, or no exporter), exported, and
-    /// exports that failed.
+    /// Spans the `otel` exporter dropped, exported, exports that failed, and whether the
+    /// collector takes them (see `telemetry::otlp`).
     pub otel_spans_dropped: IntCounter,
     pub otel_spans_exported: IntCounter,
     pub otel_export_failures: IntCounter,
+    pub otel_collector_up: IntGauge,
     pub streams_in_flight: IntGauge,
     pub calls_in_flight: IntGauge,
     /// Held by `/metrics` while it reads values kept elsewhere (never by a call).
@@ -232,7 +233,7 @@ impl Metrics {
             ),
 otel_spans_dropped: int_counter(
                 "tollgate_otel_spans_dropped_total",
-                "Spans dropped by the OTLP exporter: its queue was full or it had stopped",
+                "Spans not exported: the queue was full, an export failed, the collector was down (backing off) or the exporter had stopped",
             ),
             otel_spans_exported: int_counter(
                 "tollgate_otel_spans_exported_total",
@@ -241,6 +242,10 @@ otel_spans_dropped: int_counter(
             otel_export_failures: int_counter(
                 "tollgate_otel_export_failures_total",
                 "OTLP trace exports that failed or timed out (their spans are lost)",
+            ),
+            otel_collector_up: int_gauge(
+                "tollgate_otel_collector_up",
+                "1 while the OTLP collector takes exports (or is untried), 0 while the exporter backs off after a failure",
             ),
                         redis_fallbacks: int_counter(
                 "tollgate_redis_fallbacks_total",

@@ -5,6 +5,11 @@
 //! HTTP/protobuf or gRPC), each export bounded in time, so a dead or slow collector costs the
 //! gateway at most a full queue.
 //!
+//! A failed export marks the collector down for a backoff (1 s, doubling to 30 s): calls then
+//! build no spans at all (they are counted as dropped), so a dead collector costs a call one
+//! atomic load rather than spans built and encoded only to be thrown away. When the backoff
+//! ends the next call's spans are sent at once, as the probe; success restores batching.
+//!
 //! The thread is started by a background service (`TraceExporter`), after Pingora has
 //! daemonized: a thread started before the fork would not exist in the daemon.
 
@@ -15,7 +20,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 use opentelemetry_sdk::Resource;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
-use prometheus::IntCounter;
+use prometheus::{IntCounter, IntGauge};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,36 +36,59 @@ const BATCH_DELAY: Duration = Duration::from_millis(500);
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// At shutdown, how long the last spans may take to go out.
 const FINAL_FLUSH: Duration = Duration::from_secs(3);
+/// After a failed export, how long calls build no spans; doubled on each failed probe.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The exporter's metrics (`tollgate_otel_*`).
+pub struct ExportCounters {
+    pub dropped: IntCounter,
+    pub exported: IntCounter,
+    pub failed_exports: IntCounter,
+    /// 1 while the collector takes exports (or has not been tried), 0 while backing off.
+    pub collector_up: IntGauge,
+}
 
 /// Where the request path hands finished spans (held by the `Gateway` when `otel` is on).
 pub struct SpanSink {
     tx: mpsc::Sender<Vec<SpanData>>,
     rx: Mutex<Option<mpsc::Receiver<Vec<SpanData>>>>,
     settings: TraceSettings,
-    dropped: IntCounter,
-    exported: IntCounter,
-    failed_exports: IntCounter,
+    counters: ExportCounters,
+    /// The last export failed and its backoff has not ended: calls build no spans.
+    collector_down: AtomicBool,
     /// The exporter has sent what the last calls queued (the drain before exit waits for it).
     flushed: AtomicBool,
 }
 
 impl SpanSink {
-    pub fn new(
-        settings: TraceSettings,
-        dropped: IntCounter,
-        exported: IntCounter,
-        failed_exports: IntCounter,
-    ) -> SpanSink {
+    pub fn new(settings: TraceSettings, counters: ExportCounters) -> SpanSink {
         let (tx, rx) = mpsc::channel(QUEUE_CALLS);
+        counters.collector_up.set(1);
         SpanSink {
             tx,
             rx: Mutex::new(Some(rx)),
             settings,
-            dropped,
-            exported,
-            failed_exports,
+            counters,
+            collector_down: AtomicBool::new(false),
             flushed: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a finished call should build its spans: not while the collector is down or the
+    /// queue is full, when they could only be dropped.
+    pub fn wants_spans(&self) -> bool {
+        !self.collector_down.load(Ordering::Relaxed) && self.tx.capacity() > 0
+    }
+
+    /// A call's `spans` not built (`wants_spans` said no): counted as dropped.
+    pub fn skipped(&self, spans: usize) {
+        self.counters.dropped.inc_by(spans as u64);
+    }
+
+    fn set_collector_down(&self, down: bool) {
+        self.collector_down.store(down, Ordering::Relaxed);
+        self.counters.collector_up.set(i64::from(!down));
     }
 
     pub fn flushed(&self) -> bool {
@@ -77,12 +105,12 @@ impl SpanSink {
             let lost = match e {
                 mpsc::error::TrySendError::Full(s) | mpsc::error::TrySendError::Closed(s) => s,
             };
-            self.dropped.inc_by(lost.len() as u64);
+            self.counters.dropped.inc_by(lost.len() as u64);
         }
     }
 
     pub fn dropped(&self) -> u64 {
-        self.dropped.get()
+        self.counters.dropped.get()
     }
 
     /// The queue's receiving end, once (for the exporter thread, or a test).
@@ -172,7 +200,8 @@ fn export_thread(sink: &SpanSink, rx: mpsc::Receiver<Vec<SpanData>>, stop: watch
 }
 
 /// Batches of at most `MAX_BATCH_SPANS`, each sent `BATCH_DELAY` after its first spans came
-/// (or as soon as it is full); at `stop`, what is queued goes out once more.
+/// (or as soon as it is full); at `stop`, what is queued goes out once more. A failed export
+/// starts a backoff during which calls build no spans; the first spans after it are the probe.
 async fn run_batches(
     exporter: &opentelemetry_otlp::SpanExporter,
     mut rx: mpsc::Receiver<Vec<SpanData>>,
@@ -180,47 +209,127 @@ async fn run_batches(
     sink: &SpanSink,
 ) {
     let mut batch: Vec<SpanData> = Vec::new();
+    let mut backoff = FIRST_BACKOFF;
+    let mut probing = false;
     let mut stopping = false;
     while !stopping {
+        let delay = if probing { Duration::ZERO } else { BATCH_DELAY };
+        stopping = collect_batch(&mut rx, &mut stop, &mut batch, delay).await;
+        if send_batch(exporter, &mut batch, sink).await {
+            if probing {
+                log::info!(
+                    "otel: the collector at {} takes spans again",
+                    sink.settings.endpoint
+                );
+            }
+            probing = false;
+            backoff = FIRST_BACKOFF;
+            continue;
+        }
+        if stopping {
+            break;
+        }
+        if !probing {
+            log::warn!(
+                "otel: exports to {} fail; no spans are built until it answers (retried after {} s, then less often)",
+                sink.settings.endpoint,
+                backoff.as_secs()
+            );
+        }
+        sink.set_collector_down(true);
+        stopping = drop_for(&mut rx, &mut stop, backoff, sink).await;
+        sink.set_collector_down(false);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        probing = true;
+    }
+}
+
+/// Waits for the first spans (or `stop`), then up to `delay` for more, until a batch is full.
+/// True when the exporter is to stop (what was queued is in `batch`).
+async fn collect_batch(
+    rx: &mut mpsc::Receiver<Vec<SpanData>>,
+    stop: &mut watch::Receiver<bool>,
+    batch: &mut Vec<SpanData>,
+    delay: Duration,
+) -> bool {
+    let mut stopping = false;
+    tokio::select! {
+        got = rx.recv() => match got {
+            Some(spans) => batch.extend(spans),
+            None => stopping = true,
+        },
+        _ = stop.changed() => stopping = true,
+    }
+    let deadline = tokio::time::Instant::now() + delay;
+    while !stopping && batch.len() < MAX_BATCH_SPANS {
         tokio::select! {
             got = rx.recv() => match got {
                 Some(spans) => batch.extend(spans),
                 None => stopping = true,
             },
+            _ = tokio::time::sleep_until(deadline) => break,
             _ = stop.changed() => stopping = true,
         }
-        let deadline = tokio::time::Instant::now() + BATCH_DELAY;
-        while !stopping && batch.len() < MAX_BATCH_SPANS {
-            tokio::select! {
-                got = rx.recv() => match got {
-                    Some(spans) => batch.extend(spans),
-                    None => stopping = true,
-                },
-                _ = tokio::time::sleep_until(deadline) => break,
-                _ = stop.changed() => stopping = true,
+    }
+    if stopping || delay.is_zero() {
+        while let Ok(spans) = rx.try_recv() {
+            batch.extend(spans);
+        }
+    }
+    stopping
+}
+
+/// Sends `batch` in exports of at most `MAX_BATCH_SPANS`; after a failure the rest is dropped
+/// rather than sent to a collector that just failed. False when an export failed.
+async fn send_batch(
+    exporter: &opentelemetry_otlp::SpanExporter,
+    batch: &mut Vec<SpanData>,
+    sink: &SpanSink,
+) -> bool {
+    while !batch.is_empty() {
+        let rest = batch.split_off(batch.len().min(MAX_BATCH_SPANS));
+        let n = std::mem::replace(batch, rest);
+        let count = n.len() as u64;
+        match tokio::time::timeout(EXPORT_TIMEOUT, exporter.export(n)).await {
+            Ok(Ok(())) => sink.counters.exported.inc_by(count),
+            Ok(Err(e)) => {
+                log::debug!("otel: an export of {count} spans failed: {e}");
+                return export_failed(count, batch, sink);
+            }
+            Err(_) => {
+                log::debug!("otel: an export of {count} spans timed out");
+                return export_failed(count, batch, sink);
             }
         }
-        if stopping {
-            while let Ok(spans) = rx.try_recv() {
-                batch.extend(spans);
-            }
-        }
-        while !batch.is_empty() {
-            let rest = batch.split_off(batch.len().min(MAX_BATCH_SPANS));
-            let n = batch.len() as u64;
-            let sent = tokio::time::timeout(EXPORT_TIMEOUT, exporter.export(batch)).await;
-            match sent {
-                Ok(Ok(())) => sink.exported.inc_by(n),
-                Ok(Err(e)) => {
-                    sink.failed_exports.inc();
-                    log::debug!("otel: an export of {n} spans failed: {e}");
-                }
-                Err(_) => {
-                    sink.failed_exports.inc();
-                    log::debug!("otel: an export of {n} spans timed out");
-                }
-            }
-            batch = rest;
+    }
+    true
+}
+
+/// The `lost` spans of the failed export and the `rest` not sent are dropped.
+fn export_failed(lost: u64, rest: &mut Vec<SpanData>, sink: &SpanSink) -> bool {
+    sink.counters.failed_exports.inc();
+    sink.counters.dropped.inc_by(lost + rest.len() as u64);
+    rest.clear();
+    false
+}
+
+/// The backoff: for `wait`, spans that still arrive (queued before it began) are dropped.
+/// True when the exporter is to stop.
+async fn drop_for(
+    rx: &mut mpsc::Receiver<Vec<SpanData>>,
+    stop: &mut watch::Receiver<bool>,
+    wait: Duration,
+    sink: &SpanSink,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        tokio::select! {
+            got = rx.recv() => match got {
+                Some(spans) => sink.counters.dropped.inc_by(spans.len() as u64),
+                None => return true,
+            },
+            _ = tokio::time::sleep_until(deadline) => return false,
+            _ = stop.changed() => return true,
         }
     }
 }
@@ -289,7 +398,13 @@ mod tests {
 
     fn sink() -> SpanSink {
         let c = |n: &str| IntCounter::new(n, "test").unwrap(); // ok: test
-        SpanSink::new(TraceSettings::default(), c("d"), c("e"), c("f"))
+        let counters = ExportCounters {
+            dropped: c("d"),
+            exported: c("e"),
+            failed_exports: c("f"),
+            collector_up: IntGauge::new("u", "test").unwrap(), // ok: test
+        };
+        SpanSink::new(TraceSettings::default(), counters)
     }
 
     fn one_span() -> Vec<SpanData> {
@@ -325,6 +440,60 @@ mod tests {
         assert_eq!(s.dropped(), 11);
         s.submit(Vec::new());
         assert_eq!(s.dropped(), 11);
+    }
+
+    #[test]
+    fn otel_a_failed_export_stops_span_building_until_the_backoff_ends() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(); // ok: test
+        rt.block_on(async {
+            // A port nothing listens on: every export is refused at once.
+            let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap(); // ok: test
+            let port = closed.local_addr().unwrap().port(); // ok: test
+            drop(closed);
+            let mut s = sink();
+            s.settings.endpoint = format!("http://127.0.0.1:{port}/v1/traces");
+            let s = Arc::new(s);
+            let exporter = build_exporter(&s.settings).unwrap(); // ok: test
+            let rx = s.take_receiver().unwrap(); // ok: test
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let runner = Arc::clone(&s);
+            let task = tokio::spawn(async move {
+                run_batches(&exporter, rx, stop_rx, &runner).await;
+            });
+            assert!(s.wants_spans());
+            assert_eq!(s.counters.collector_up.get(), 1);
+            s.submit(one_span());
+            let started = tokio::time::Instant::now();
+            while s.wants_spans() && started.elapsed() < Duration::from_secs(5) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(!s.wants_spans(), "the collector is marked down");
+            assert_eq!(s.counters.collector_up.get(), 0);
+            assert_eq!(s.counters.failed_exports.get(), 1);
+            assert_eq!(s.dropped(), 1);
+            // The backoff ends: calls build spans again, and the next ones are the probe.
+            while !s.wants_spans() && started.elapsed() < Duration::from_secs(5) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(s.wants_spans(), "the backoff ended");
+            s.submit(one_span());
+            while s.counters.failed_exports.get() < 2 && started.elapsed() < Duration::from_secs(5)
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(
+                s.counters.failed_exports.get(),
+                2,
+                "the probe was sent at once"
+            );
+            assert!(!s.wants_spans(), "a failed probe backs off again");
+            let _ = stop_tx.send(true);
+            task.await.unwrap(); // ok: test
+            assert_eq!(s.counters.exported.get(), 0);
+        });
     }
 
     #[test]

@@ -243,6 +243,15 @@ impl CallTrace {
         headers
     }
 
+    /// How many spans `finish` would give.
+    pub fn span_count(&self) -> usize {
+        if self.sampled {
+            1 + self.attempts.len()
+        } else {
+            0
+        }
+    }
+
     /// The finished spans, root first; none when the client's trace is not sampled.
     pub fn finish(self, end: &CallEnd<'_>) -> Vec<SpanData> {
         if !self.sampled {

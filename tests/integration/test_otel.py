@@ -35,7 +35,7 @@ STATUS_ERROR = trace_pb2.Status.StatusCode.STATUS_CODE_ERROR
 class Collector:
     """An OTLP/HTTP trace receiver on a free 127.0.0.1 port."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.spans = []  # (resource attributes, span)
         self.headers = []
         self.lock = threading.Lock()
@@ -67,7 +67,7 @@ class Collector:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -345,6 +345,50 @@ def test_otel_a_dead_or_silent_collector_never_slows_a_call(mock, start_gateway,
     finally:
         if hole:
             hole.close()
+
+
+def metric(gw, name: str) -> float:
+    text = httpx.get(gw.url("/metrics"), timeout=5).text
+    lines = [l for l in text.splitlines() if l.startswith(name + " ")]
+    assert lines, f"{name} not in /metrics"
+    return float(lines[0].split()[1])
+
+
+def test_otel_a_collector_that_comes_back_gets_spans_again(mock, start_gateway):
+    """A failed export marks the collector down: calls build no spans (counted as dropped) until
+    the backoff ends; the next call's spans are the probe, and once the collector answers,
+    spans flow again."""
+    port = free_port()
+    cfg = otel_config(mock, require_auth_for_metrics_endpoint=False)
+    cfg["litellm_settings"]["callbacks"].append("prometheus")
+    gw = start_gateway(cfg, env={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"})
+    assert metric(gw, "tollgate_otel_collector_up") == 1
+    assert chat(gw, "gpt-test").status_code == 200
+    deadline = time.monotonic() + 10
+    while metric(gw, "tollgate_otel_collector_up") != 0:
+        assert time.monotonic() < deadline, "the failed export never marked the collector down"
+        time.sleep(0.05)
+    # While it is down, calls answer as ever and their spans are only counted.
+    for _ in range(5):
+        assert chat(gw, "gpt-test").status_code == 200
+    assert metric(gw, "tollgate_otel_spans_dropped_total") >= 2
+    collector = Collector(port)
+    try:
+        deadline = time.monotonic() + 45
+        while not collector.traces():
+            assert time.monotonic() < deadline, "no span reached the collector once it was back"
+            assert chat(gw, "gpt-test", headers={"x-request-id": "after"}).status_code == 200
+            time.sleep(0.5)
+        while metric(gw, "tollgate_otel_collector_up") != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        # Back to batching: a call now is exported like any other.
+        before = len(collector.traces())
+        assert chat(gw, "gpt-test").status_code == 200
+        assert len(collector.wait_for_roots(before + 1)) >= before + 1
+        assert metric(gw, "tollgate_otel_spans_exported_total") >= 2
+    finally:
+        collector.close()
 
 
 def test_otel_grpc_export(mock, start_gateway):
