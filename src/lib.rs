@@ -12,6 +12,7 @@ pub mod error;
 pub mod inbound;
 pub mod lifecycle;
 pub mod limits;
+pub mod percent;
 pub mod providers;
 pub mod proxy;
 pub mod registry;
