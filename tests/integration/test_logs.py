@@ -30,11 +30,14 @@ def log_records(gw) -> list:
     return records
 
 
-def access_lines(gw, count, timeout=5.0) -> list:
+def access_lines(gw, request_ids, timeout=5.0) -> list:
+    """The access lines once every one of `request_ids` has its line: a line is
+    written after its answer went out, so the last call's may still be coming."""
     deadline = time.monotonic() + timeout
     while True:
         lines = [r for r in log_records(gw) if r.get("logger") == "tollgate::access"]
-        if len(lines) >= count or time.monotonic() >= deadline:
+        seen = {r.get("request_id") for r in lines}
+        if set(request_ids) <= seen or time.monotonic() >= deadline:
             return lines
         time.sleep(0.05)
 
@@ -56,18 +59,19 @@ def test_access_log_lines_hold_each_requests_fields(mock, start_gateway):
     )
     assert raw.headers["x-request-id"] == "req-from-client-1"
     cost = float(raw.headers["x-litellm-response-cost"])
-    stream = client.chat.completions.create(
+    raw_stream = client.chat.completions.with_raw_response.create(
         model="gpt-a", messages=user("Hi [mock:chunks=3]"), stream=True,
         stream_options={"include_usage": True},
     )
-    assert sum(1 for _ in stream) >= 3
+    assert sum(1 for _ in raw_stream.parse()) >= 3
     refused = httpx.post(gw.url("/v1/chat/completions"), headers={"Authorization": "Bearer sk-wrong"},
                          json={"model": "gpt-a", "messages": user("x")})
     assert refused.status_code == 401
     # Without a client id, the echoed one is the call id.
     assert refused.headers["x-request-id"] == refused.headers["x-litellm-call-id"]
 
-    lines = access_lines(gw, 5)
+    lines = access_lines(gw, ["req-from-client-1", raw_stream.headers["x-request-id"],
+                              refused.headers["x-request-id"]])
     by_id = {r["request_id"]: r for r in lines}
     first = by_id["req-from-client-1"]
     assert first["call_id"] == raw.headers["x-litellm-call-id"]
@@ -85,9 +89,9 @@ def test_access_log_lines_hold_each_requests_fields(mock, start_gateway):
     for field in ("timestamp", "level", "usage_source", "error", "error_type", "ttft_ms"):
         assert field in first, field
 
-    streamed = [r for r in lines if r["call_id"] not in (first["call_id"],) and r["status"] == 200
-                and r["route"] == "/v1/chat/completions"]
-    assert streamed and streamed[0]["ttft_ms"] is not None and streamed[0]["total_tokens"] > 0
+    streamed = by_id[raw_stream.headers["x-request-id"]]
+    assert streamed["status"] == 200 and streamed["route"] == "/v1/chat/completions"
+    assert streamed["ttft_ms"] is not None and streamed["total_tokens"] > 0
 
     denied = by_id[refused.headers["x-request-id"]]
     assert denied["status"] == 401 and denied["error_type"] == "auth_error"
