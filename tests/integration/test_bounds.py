@@ -3,7 +3,6 @@ fifty per-request fallbacks, a 100 MB SSE event, redirects, oversized answers an
 heads the gateway cannot pass on. Faults come from `[mock:..]` markers and `status-N` models."""
 
 import json
-import time
 
 import httpx
 import pytest

@@ -11,7 +11,6 @@ import httpx
 
 from conftest import (
     CHAT_PATH,
-    REPLY,
     assert_healthy,
     user,
     MASTER_KEY,

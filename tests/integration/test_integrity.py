@@ -19,7 +19,6 @@ import pytest
 from conftest import (
     CHAT_PATH,
     REPLY,
-    assert_healthy,
     user,
     MASTER_KEY,
     assert_openai_error,

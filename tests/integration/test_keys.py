@@ -6,7 +6,7 @@ import time
 import openai
 import pytest
 
-from conftest import MASTER_KEY, basic_config, openai_deployment
+from conftest import basic_config
 from keys_helpers import (
     admin,
     chat,

@@ -11,7 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from conftest import CHAT_PATH, MASTER_KEY, REPLY, basic_config, openai_deployment, user
+from conftest import CHAT_PATH, MASTER_KEY, REPLY, basic_config, user
 from keys_helpers import admin, generate_key
 
 API_SECRET = "sk-provider-through-the-api-" + uuid.uuid4().hex

@@ -5,8 +5,6 @@
 
 import time
 
-import httpx
-
 from conftest import MASTER_KEY, assert_openai_error
 from test_router import CHAT, config, dep, models_hit
 
