@@ -3,8 +3,14 @@
 //! variables (through the config's `environment_variables` too): `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! (`/v1/traces` appended for HTTP), `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (as it is),
 //! `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`, the default, or `grpc`),
-//! `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k=v`), `OTEL_SERVICE_NAME` (`tollgate`). Read once at
-//! start: a reload does not start or stop the exporter.
+//! `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k=v`), `OTEL_SERVICE_NAME` (`tollgate`). An `https://`
+//! endpoint is verified against the system's roots, Mozilla's and `OTEL_EXPORTER_OTLP_CERTIFICATE`
+//! (a PEM file); `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` / `_CLIENT_KEY` give a client identity
+//! (mTLS); `OTEL_EXPORTER_OTLP_INSECURE` decides a schemeless gRPC endpoint's scheme. Each has its
+//! `OTEL_EXPORTER_OTLP_TRACES_*` form, which wins. Read once at start: a reload does not start or
+//! stop the exporter.
+
+use std::path::PathBuf;
 
 use super::yaml::{Diagnostics, EnvSource};
 use crate::secret::Secret;
@@ -30,6 +36,17 @@ pub struct TraceSettings {
     /// `OTEL_EXPORTER_OTLP_HEADERS` (and `..._TRACES_HEADERS`): often a collector's credential.
     pub headers: Vec<(String, Secret)>,
     pub service_name: String,
+    pub tls: OtlpTls,
+}
+
+/// PEM files for an `https://` collector; none needed for one with a public certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OtlpTls {
+    /// Trusted beside the system's and Mozilla's roots.
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate chain and its key, for a collector that asks for one.
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
 }
 
 impl Default for TraceSettings {
@@ -40,6 +57,7 @@ impl Default for TraceSettings {
             endpoint: format!("{DEFAULT_HTTP_ENDPOINT}/v1/traces"),
             headers: Vec::new(),
             service_name: DEFAULT_SERVICE_NAME.to_string(),
+            tls: OtlpTls::default(),
         }
     }
 }
@@ -70,6 +88,39 @@ impl TraceSettings {
             env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").as_deref(),
             env.get("OTEL_EXPORTER_OTLP_ENDPOINT").as_deref(),
         );
+        if self.protocol == OtlpProtocol::Grpc {
+            let insecure = env.first_of(&[
+                "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+                "OTEL_EXPORTER_OTLP_INSECURE",
+            ]);
+            let insecure = insecure.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+            self.endpoint = with_scheme(&self.endpoint, insecure);
+        }
+        let mut file = |name: &str| {
+            let path = env.first_of(&[
+                &format!("OTEL_EXPORTER_OTLP_TRACES_{name}"),
+                &format!("OTEL_EXPORTER_OTLP_{name}"),
+            ])?;
+            let path = PathBuf::from(path.trim());
+            if !path.is_file() {
+                diag.warn(
+                    at,
+                    format!("OTEL_EXPORTER_OTLP_{name} {} is not a readable file; the exporter will not start", path.display()),
+                );
+            }
+            Some(path)
+        };
+        self.tls = OtlpTls {
+            ca_file: file("CERTIFICATE"),
+            client_cert_file: file("CLIENT_CERTIFICATE"),
+            client_key_file: file("CLIENT_KEY"),
+        };
+        if self.tls.client_cert_file.is_some() != self.tls.client_key_file.is_some() {
+            diag.warn(
+                at,
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY go together; the one given alone is ignored",
+            );
+        }
         let headers = env.first_of(&[
             "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
             "OTEL_EXPORTER_OTLP_HEADERS",
@@ -96,6 +147,18 @@ pub fn endpoint(protocol: OtlpProtocol, traces: Option<&str>, general: Option<&s
         .filter(|g| !g.is_empty())
         .unwrap_or(default);
     format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// A gRPC endpoint without a scheme is `https://` unless the insecure flag says `http://`, as
+/// the OTLP exporter spec has it; one with a scheme keeps it.
+pub fn with_scheme(endpoint: &str, insecure: bool) -> String {
+    if endpoint.contains("://") {
+        endpoint.to_string()
+    } else if insecure {
+        format!("http://{endpoint}")
+    } else {
+        format!("https://{endpoint}")
+    }
 }
 
 /// `k=v,k=v` (values may be percent-encoded, as the spec allows); malformed pairs are skipped.
@@ -131,6 +194,9 @@ mod tests {
         let grpc = OtlpProtocol::Grpc;
         assert_eq!(endpoint(grpc, None, None), "http://localhost:4317");
         assert_eq!(endpoint(grpc, None, Some("http://c:4317")), "http://c:4317");
+        assert_eq!(with_scheme("c:4317", false), "https://c:4317");
+        assert_eq!(with_scheme("c:4317", true), "http://c:4317");
+        assert_eq!(with_scheme("http://c:4317", false), "http://c:4317");
     }
 
     #[test]

@@ -7,4 +7,5 @@ pub mod metrics;
 pub mod names;
 pub mod observer;
 pub mod otlp;
+pub mod otlp_tls;
 pub mod traces;

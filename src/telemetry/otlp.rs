@@ -215,7 +215,8 @@ async fn run_batches(
     while !stopping {
         let delay = if probing { Duration::ZERO } else { BATCH_DELAY };
         stopping = collect_batch(&mut rx, &mut stop, &mut batch, delay).await;
-        if send_batch(exporter, &mut batch, sink).await {
+        let sent = send_batch(exporter, &mut batch, sink).await;
+        if let Ok(()) = sent {
             if probing {
                 log::info!(
                     "otel: the collector at {} takes spans again",
@@ -229,9 +230,9 @@ async fn run_batches(
         if stopping {
             break;
         }
-        if !probing {
+        if let (false, Err(why)) = (probing, sent) {
             log::warn!(
-                "otel: exports to {} fail; no spans are built until it answers (retried after {} s, then less often)",
+                "otel: exports to {} fail ({why}); no spans are built until it answers (retried after {} s, then less often)",
                 sink.settings.endpoint,
                 backoff.as_secs()
             );
@@ -285,32 +286,31 @@ async fn send_batch(
     exporter: &opentelemetry_otlp::SpanExporter,
     batch: &mut Vec<SpanData>,
     sink: &SpanSink,
-) -> bool {
+) -> Result<(), String> {
     while !batch.is_empty() {
         let rest = batch.split_off(batch.len().min(MAX_BATCH_SPANS));
         let n = std::mem::replace(batch, rest);
         let count = n.len() as u64;
-        match tokio::time::timeout(EXPORT_TIMEOUT, exporter.export(n)).await {
-            Ok(Ok(())) => sink.counters.exported.inc_by(count),
-            Ok(Err(e)) => {
-                log::debug!("otel: an export of {count} spans failed: {e}");
-                return export_failed(count, batch, sink);
+        let failure = match tokio::time::timeout(EXPORT_TIMEOUT, exporter.export(n)).await {
+            Ok(Ok(())) => {
+                sink.counters.exported.inc_by(count);
+                continue;
             }
-            Err(_) => {
-                log::debug!("otel: an export of {count} spans timed out");
-                return export_failed(count, batch, sink);
-            }
-        }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer in {} s", EXPORT_TIMEOUT.as_secs()),
+        };
+        log::debug!("otel: an export of {count} spans failed: {failure}");
+        export_failed(count, batch, sink);
+        return Err(failure);
     }
-    true
+    Ok(())
 }
 
 /// The `lost` spans of the failed export and the `rest` not sent are dropped.
-fn export_failed(lost: u64, rest: &mut Vec<SpanData>, sink: &SpanSink) -> bool {
+fn export_failed(lost: u64, rest: &mut Vec<SpanData>, sink: &SpanSink) {
     sink.counters.failed_exports.inc();
     sink.counters.dropped.inc_by(lost + rest.len() as u64);
     rest.clear();
-    false
 }
 
 /// The backoff: for `wait`, spans that still arrive (queued before it began) are dropped.
@@ -342,10 +342,7 @@ fn build_exporter(s: &TraceSettings) -> Result<opentelemetry_otlp::SpanExporter,
                 .iter()
                 .map(|(k, v)| (k.clone(), v.expose().to_string()))
                 .collect();
-            let client = opentelemetry_http::hyper::HyperClient::with_default_connector(
-                EXPORT_TIMEOUT,
-                None,
-            );
+            let client = super::otlp_tls::http_client(&s.tls, EXPORT_TIMEOUT)?;
             opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
                 .with_http_client(client)
@@ -366,8 +363,11 @@ fn build_exporter(s: &TraceSettings) -> Result<opentelemetry_otlp::SpanExporter,
             }
             let metadata =
                 opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers);
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
+            let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+            if s.endpoint.starts_with("https://") {
+                builder = builder.with_tls_config(super::otlp_tls::grpc_config(&s.tls)?);
+            }
+            builder
                 .with_protocol(opentelemetry_otlp::Protocol::Grpc)
                 .with_endpoint(s.endpoint.clone())
                 .with_timeout(EXPORT_TIMEOUT)

@@ -1,8 +1,8 @@
 """OpenTelemetry traces (`callbacks: ["otel"]`), received by a real OTLP/HTTP collector.
 
-The collector is a small `http.server` inside the test that accepts `POST /v1/traces` and
-decodes each `ExportTraceServiceRequest` with the `opentelemetry-proto` package, as a
-collector would. The mock provider records every request with its headers, so the test sees
+The collector (`otel_helpers.Collector`) is a small `http.server` that accepts
+`POST /v1/traces` and decodes each `ExportTraceServiceRequest` with the `opentelemetry-proto`
+package, as a collector would. The mock provider records every request with its headers, so the test sees
 the `traceparent` each attempt carried upstream. A `status-500-*` model always fails, so a
 group that starts with one retries on its second deployment, and a group whose only
 deployment fails falls back.
@@ -10,19 +10,17 @@ deployment fails falls back.
 
 import concurrent.futures
 import hashlib
-import http.server
 import json
 import socket
-import threading
 import time
 
 import httpx
 import pytest
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from conftest import MASTER_KEY, PROVIDER_KEY, free_port, openai_deployment
 from keys_helpers import admin, generate_key
+from otel_helpers import Collector, GrpcCollector, attrs
 
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
@@ -30,80 +28,6 @@ PROMPT = "a private prompt about otters"
 SERVER = trace_pb2.Span.SpanKind.SPAN_KIND_SERVER
 CLIENT = trace_pb2.Span.SpanKind.SPAN_KIND_CLIENT
 STATUS_ERROR = trace_pb2.Status.StatusCode.STATUS_CODE_ERROR
-
-
-class Collector:
-    """An OTLP/HTTP trace receiver on a free 127.0.0.1 port."""
-
-    def __init__(self, port: int = 0):
-        self.spans = []  # (resource attributes, span)
-        self.headers = []
-        self.lock = threading.Lock()
-        collector = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                if self.path != "/v1/traces":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                req = trace_service_pb2.ExportTraceServiceRequest()
-                req.ParseFromString(body)
-                with collector.lock:
-                    collector.headers.append(dict(self.headers))
-                    for rs in req.resource_spans:
-                        resource = attrs(rs.resource.attributes)
-                        for ss in rs.scope_spans:
-                            for span in ss.spans:
-                                collector.spans.append((resource, span))
-                answer = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def traces(self) -> dict:
-        """trace id (hex) -> its spans."""
-        with self.lock:
-            out = {}
-            for _, span in self.spans:
-                out.setdefault(span.trace_id.hex(), []).append(span)
-            return out
-
-    def wait_for_roots(self, count: int, timeout: float = 15.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            traces = self.traces()
-            roots = sum(1 for spans in traces.values() for s in spans if s.kind == SERVER)
-            if roots >= count or time.monotonic() >= deadline:
-                return traces
-            time.sleep(0.1)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def value(v):
-    kind = v.WhichOneof("value")
-    return getattr(v, kind) if kind else None
-
-
-def attrs(kvs) -> dict:
-    return {kv.key: value(kv.value) for kv in kvs}
 
 
 @pytest.fixture
@@ -393,41 +317,17 @@ def test_otel_a_collector_that_comes_back_gets_spans_again(mock, start_gateway):
 
 def test_otel_grpc_export(mock, start_gateway):
     """`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`: the same spans through a gRPC collector."""
-    grpc = pytest.importorskip("grpc")
-    received = []
-
-    def export(request, context):
-        received.append(request)
-        return trace_service_pb2.ExportTraceServiceResponse()
-
-    handler = grpc.method_handlers_generic_handler(
-        "opentelemetry.proto.collector.trace.v1.TraceService",
-        {
-            "Export": grpc.unary_unary_rpc_method_handler(
-                export,
-                request_deserializer=trace_service_pb2.ExportTraceServiceRequest.FromString,
-                response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString,
-            )
-        },
-    )
-    server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
+    pytest.importorskip("grpc")
+    server = GrpcCollector()
     try:
         gw = start_gateway(
             otel_config(mock),
-            env={"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"},
+            env={"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": server.endpoint()},
         )
         mock.clear()
         tp = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
         assert chat(gw, "flaky", headers={"traceparent": tp}).status_code == 200
-        deadline = time.monotonic() + 15
-        spans = []
-        while time.monotonic() < deadline and len(spans) < 3:
-            spans = [s for r in received for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
-            time.sleep(0.1)
-        root, children = split(spans)
+        root, children = split(server.wait_for_spans(3))
         assert root.trace_id.hex() == CLIENT_TRACE and root.parent_span_id.hex() == CLIENT_SPAN
         assert len(children) == 2
         assert sorted(r["headers"]["traceparent"] for r in mock.requests()) == sorted(
@@ -435,7 +335,7 @@ def test_otel_grpc_export(mock, start_gateway):
         )
         assert attrs(root.attributes)["gen_ai.request.model"] == "flaky"
     finally:
-        server.stop(0)
+        server.close()
 
 
 def test_otel_the_last_calls_spans_are_sent_before_a_graceful_exit(mock, start_gateway, collector):
