@@ -242,7 +242,7 @@ pub async fn regenerate(call: &Call<'_>) -> AdminResult<Value> {
     body::check_fields(&mut req, KEY_REQUEST_FIELDS)?;
     let Some(key) = str_of(&req, "key")
         .map(str::to_string)
-        .or_else(|| call.path_key.clone())
+        .or_else(|| call.path_param.clone())
     else {
         return Err(AdminError::detail_error(400, "No key passed in."));
     };

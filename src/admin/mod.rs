@@ -262,6 +262,10 @@ const ROUTES: &[Route] = &[
         methods: POST,
     },
     Route {
+        path: "/model/{model_id}/update",
+        methods: &["PATCH"],
+    },
+    Route {
         path: "/spend/logs",
         methods: GET,
     },
@@ -291,10 +295,17 @@ const ROUTES: &[Route] = &[
     },
 ];
 
-/// A request path resolved to its route, and the key named in `/key/{key}/regenerate`.
+/// Routes with one parameter in the path: its prefix, its suffix, and the route.
+const PARAM_ROUTES: &[(&str, &str, &str)] = &[
+    ("/key/", "/regenerate", "/key/regenerate"),
+    ("/model/", "/update", "/model/{model_id}/update"),
+];
+
+/// A request path resolved to its route, and the parameter in its path (the key of
+/// `/key/{key}/regenerate`, the id of `/model/{model_id}/update`).
 struct Resolved {
     route: &'static Route,
-    path_key: Option<String>,
+    path_param: Option<String>,
 }
 
 fn resolve(path: &str) -> Option<Resolved> {
@@ -316,17 +327,18 @@ fn resolve(path: &str) -> Option<Resolved> {
     if let Some(route) = ROUTES.iter().find(|r| r.path == path) {
         return Some(Resolved {
             route,
-            path_key: None,
+            path_param: None,
         });
     }
-    let key = path.strip_prefix("/key/")?.strip_suffix("/regenerate")?;
-    if key.is_empty() || key.contains('/') {
-        return None;
-    }
-    let route = ROUTES.iter().find(|r| r.path == "/key/regenerate")?;
-    Some(Resolved {
-        route,
-        path_key: Some(key.to_string()),
+    PARAM_ROUTES.iter().find_map(|(prefix, suffix, route)| {
+        let param = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        if param.is_empty() || param.contains('/') {
+            return None;
+        }
+        Some(Resolved {
+            route: ROUTES.iter().find(|r| r.path == *route)?,
+            path_param: Some(crate::percent::decode(param, false)),
+        })
     })
 }
 
@@ -358,7 +370,7 @@ pub async fn handle(ctx: &AdminContext<'_>, req: AdminRequest<'_>) -> AdminAnswe
         method: &method,
         query: body::Query::new(req.query),
         body: req.body,
-        path_key: resolved.path_key,
+        path_param: resolved.path_param,
     };
     match dispatch(&call, resolved.route.path).await {
         Ok(body) => AdminAnswer { status: 200, body },
@@ -373,7 +385,8 @@ pub(crate) struct Call<'a> {
     pub method: &'a str,
     pub query: body::Query,
     pub body: &'a [u8],
-    pub path_key: Option<String>,
+    /// The parameter in the path, for the routes that have one.
+    pub path_param: Option<String>,
 }
 
 impl Call<'_> {
@@ -433,6 +446,7 @@ async fn dispatch(call: &Call<'_>, route: &str) -> AdminResult<Value> {
         "/model/new" => models::new(call).await,
         "/model/update" => models::update(call).await,
         "/model/delete" => models::delete(call).await,
+        "/model/{model_id}/update" => models::patch(call).await,
         "/spend/logs" => spend::logs(call).await,
         "/spend/keys" => spend::keys(call).await,
         "/spend/users" => spend::users(call).await,
@@ -455,6 +469,16 @@ mod route_tests {
         assert!(is_admin_route("/end_user/info"));
         assert!(is_admin_route("/key/sk-abc/regenerate"));
         assert!(!is_admin_route("/key/a/b/regenerate"));
+        let model = resolve("/model/a%2Fb/update").map(|r| (r.route.path, r.path_param));
+        assert_eq!(
+            model,
+            Some(("/model/{model_id}/update", Some("a/b".to_string())))
+        );
+        assert_eq!(
+            resolve("/model/update").map(|r| r.route.path),
+            Some("/model/update")
+        );
+        assert!(!is_admin_route("/model//update"));
         assert!(!is_admin_route("/v1/chat/completions"));
         assert!(!is_admin_route("/key"));
     }

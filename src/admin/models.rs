@@ -12,6 +12,7 @@ use crate::runtime_models::sealed::SealKey;
 use crate::runtime_models::{self, is_secret_param};
 use crate::store::{Document, Entity, Table};
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// What the model routes need from the gateway.
 pub trait ModelHost: Sync {
@@ -113,7 +114,6 @@ pub(crate) async fn new(call: &Call<'_>) -> AdminResult<Value> {
 /// `null` removes a field).
 pub(crate) async fn update(call: &Call<'_>) -> AdminResult<Value> {
     let host = enabled_host(call)?;
-    let ctx = call.ctx;
     let req = body::parse_object(call.body)?;
     let patch_info =
         object_field(&req, "model_info")?.ok_or_else(|| failed("model_info not provided"))?;
@@ -128,16 +128,65 @@ pub(crate) async fn update(call: &Call<'_>) -> AdminResult<Value> {
             "Can't edit model. Model in config. Store model in db via `/model/new`. to edit.",
         ));
     }
-    let current = entities::load(ctx, Table::Models, &id)
+    let current = entities::load(call.ctx, Table::Models, &id)
         .await?
         .ok_or_else(|| failed("model not found"))?;
+    merge_and_save(call, host, current, &req, patch_info).await
+}
+
+/// `PATCH /model/{model_id}/update`: the same merge, for the model the path names, with
+/// LiteLLM's errors for this route (a `ProxyException`, not a detail).
+pub(crate) async fn patch(call: &Call<'_>) -> AdminResult<Value> {
+    let host = match call.ctx.models {
+        Some(host) if host.store_models() => host,
+        _ => {
+            return Err(AdminError::proxy(
+                400,
+                "Model updates only supported for DB-stored models",
+                "validation_error",
+                None,
+            ))
+        }
+    };
+    let id = call.path_param.clone().unwrap_or_default();
+    let req = body::parse_object(call.body)?;
+    let patch_info = object_field(&req, "model_info")?.unwrap_or_default();
+    let Some(current) = entities::load(call.ctx, Table::Models, &id).await? else {
+        if host.in_config(&id) {
+            return Err(AdminError::proxy(
+                400,
+                "Cannot edit config-based model. Store model in DB via /model/new first.",
+                "validation_error",
+                None,
+            ));
+        }
+        return Err(AdminError::proxy(
+            404,
+            format!("Model {id} not found on proxy."),
+            "not_found_error",
+            None,
+        ));
+    };
+    merge_and_save(call, host, current, &req, patch_info).await
+}
+
+/// `litellm_params` and `model_info` of the request merged into the stored model (a `null`
+/// removes a field; the id and the team stay), checked as a `model_list` entry, saved.
+async fn merge_and_save(
+    call: &Call<'_>,
+    host: &dyn ModelHost,
+    current: Arc<Entity>,
+    req: &Document,
+    patch_info: Map<String, Value>,
+) -> AdminResult<Value> {
+    let ctx = call.ctx;
     let mut doc = current.doc.clone();
     let mut params = doc
         .get("litellm_params")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    if let Some(patch) = object_field(&req, "litellm_params")? {
+    if let Some(patch) = object_field(req, "litellm_params")? {
         for (k, v) in seal(host, patch)? {
             match v {
                 Value::Null => params.remove(&k),
@@ -165,7 +214,7 @@ pub(crate) async fn update(call: &Call<'_>) -> AdminResult<Value> {
         };
     }
     let old_public = info.get("team_public_model_name").cloned();
-    if let Some(name) = str_of(&req, "model_name") {
+    if let Some(name) = str_of(req, "model_name") {
         if team_id.is_some() {
             info.insert("team_public_model_name".into(), json!(name));
         } else {

@@ -149,12 +149,51 @@ def test_model_update_edits_a_stored_model_and_refuses_a_config_one(mock, start_
     assert admin(gw, "/model/new", new_model(mock, "sneaky"), key=key).status_code in (401, 403)
 
 
+def patch_model(gw, model_id, body, key=MASTER_KEY) -> httpx.Response:
+    return httpx.patch(gw.url(f"/model/{model_id}/update"), headers={"Authorization": f"Bearer {key}"},
+                       json=body, timeout=30)
+
+
+def test_patch_model_id_update_changes_only_the_fields_given(mock, start_gateway):
+    gw = start_gateway(stored_config(mock))
+    assert admin(gw, "/model/new", new_model(mock, "patchable", id="m-patch")).status_code == 200
+    r = patch_model(gw, "m-patch", {"litellm_params": {"model": "openai/patched-upstream"},
+                                    "model_info": {"note": "patched"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["litellm_params"]["model"] == "openai/patched-upstream" and API_SECRET not in r.text
+    mock.clear()
+    assert chat(gw, "patchable").status_code == 200
+    # What the patch named changed; the rest (the sealed key, the base) stayed.
+    assert mock.last()["body"]["model"] == "patched-upstream"
+    assert mock.last()["headers"]["authorization"] == f"Bearer {API_SECRET}"
+    info = {m["model_info"]["id"]: m for m in model_info(gw)}["m-patch"]
+    assert info["model_info"]["note"] == "patched" and info["model_name"] == "patchable"
+    # A new name is the model's name from now on.
+    assert patch_model(gw, "m-patch", {"model_name": "renamed"}).status_code == 200
+    assert chat(gw, "renamed").status_code == 200 and chat(gw, "patchable").status_code == 400
+
+    # LiteLLM's errors for this route, in its ProxyException shape.
+    r = patch_model(gw, "no-such-model", {"litellm_params": {"rpm": 5}})
+    assert r.status_code == 404
+    assert r.json()["error"] == {"message": "Model no-such-model not found on proxy.",
+                                 "type": "not_found_error", "param": None, "code": "404"}
+    config_id = next(m["model_info"]["id"] for m in model_info(gw) if m["model_name"] == "gpt-test")
+    r = patch_model(gw, config_id, {"litellm_params": {"rpm": 5}})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "validation_error", r.text
+    assert r.json()["error"]["message"].startswith("Cannot edit config-based model.")
+    assert patch_model(gw, "m-patch", {"litellm_params": {"rpm": 5}}, key=generate_key(gw)).status_code in (401, 403)
+    assert httpx.post(gw.url("/model/m-patch/update"), headers={"Authorization": f"Bearer {MASTER_KEY}"},
+                      json={}).status_code == 405
+
+
 def test_without_store_model_in_db_the_model_api_is_refused(mock, start_gateway):
     gw = start_gateway(basic_config(mock))
     r = admin(gw, "/model/new", new_model(mock, "nope"))
     assert r.status_code == 500
     assert "STORE_MODEL_IN_DB" in r.json()["error"]["message"]
     assert chat(gw, "nope").status_code == 400
+    r = patch_model(gw, "any", {"litellm_params": {"rpm": 5}})
+    assert r.status_code == 400 and r.json()["error"]["message"] == "Model updates only supported for DB-stored models"
 
 
 def test_a_team_model_is_visible_only_to_that_teams_keys(mock, start_gateway):
