@@ -13,6 +13,7 @@ use crate::providers::{mock_response, Call};
 use crate::router::strategy::PickInput;
 use crate::router::{self, Deployment};
 use crate::state::{Gateway, Snapshot};
+use crate::telemetry::observer;
 use bytes::Bytes;
 use pingora::proxy::Session;
 use std::sync::Arc;
@@ -161,7 +162,9 @@ async fn one(
             Err(failure) => {
                 let class = router::FailureClass::of(&failure.error);
                 let group_size = resolved.group.deployments.len();
-                policy.record_failure(state, class, group_size, Instant::now());
+                if policy.record_failure(state, class, group_size, Instant::now()) {
+                    observer::count_cooldown(&gateway.metrics, &deployment, failure.error.status);
+                }
                 let allowed = body
                     .gateway
                     .num_retries

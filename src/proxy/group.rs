@@ -16,6 +16,7 @@ use crate::router::policy::MAX_RETRY_AFTER_WAIT;
 use crate::router::strategy::PickInput;
 use crate::router::{self, Deployment, FailureClass, Resolved};
 use crate::state::{Gateway, Snapshot};
+use crate::telemetry::observer;
 use pingora::proxy::Session;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -266,7 +267,10 @@ pub async fn run(
         );
         // A failure asked for by the test params says nothing about the deployment.
         if !is_mock {
-            policy.record_failure(state, class, group.deployments.len(), Instant::now());
+            let size = group.deployments.len();
+            if policy.record_failure(state, class, size, Instant::now()) {
+                observer::count_cooldown(&job.gateway.metrics, &deployment, failure.error.status);
+            }
         }
         log::debug!(
             "call {}: deployment {} failed: {}",

@@ -60,27 +60,47 @@ fn scrape(gateway: &Gateway) -> String {
     m.encode()
 }
 
-/// LiteLLM's remaining-budget gauges for every key and team with a `max_budget`: what is
-/// left of it after the spend settled so far (this node's and the store's). Rebuilt each
-/// scrape, so a deleted key's series goes away.
+/// LiteLLM's budget gauges for every key, user and team with a `max_budget`: the budget, and
+/// what is left of it after the spend settled so far (this node's and the store's). Rebuilt
+/// each scrape, so a deleted key's series goes away.
 fn remaining_budgets(gateway: &Gateway) {
     let m = &*gateway.metrics;
     let accounts = &gateway.accountant.accounts;
     let sets = [
-        (Table::Keys, &m.remaining_api_key_budget, "key_alias"),
-        (Table::Teams, &m.remaining_team_budget, "team_alias"),
+        (
+            Table::Keys,
+            &m.remaining_api_key_budget,
+            &m.api_key_max_budget,
+            Some("key_alias"),
+        ),
+        (
+            Table::Teams,
+            &m.remaining_team_budget,
+            &m.team_max_budget,
+            Some("team_alias"),
+        ),
+        (
+            Table::Users,
+            &m.remaining_user_budget,
+            &m.user_max_budget,
+            None,
+        ),
     ];
-    for (table, gauge, alias_field) in sets {
-        gauge.reset();
+    for (table, remaining, maximum, alias_field) in sets {
+        remaining.reset();
+        maximum.reset();
         for entity in gateway.directory.all(table) {
             let Some(max) = entity.doc.get("max_budget").and_then(|v| v.as_f64()) else {
                 continue;
             };
             let spent = accounts.spend(table, &entity.id).unwrap_or(entity.spend);
-            let alias = entity.str_field(alias_field).unwrap_or("");
-            gauge
-                .with_label_values(&[entity.id.as_str(), alias])
-                .set(max - spent);
+            let alias = alias_field.map(|f| entity.str_field(f).unwrap_or(""));
+            let labels: &[&str] = match &alias {
+                Some(alias) => &[entity.id.as_str(), alias],
+                None => &[entity.id.as_str()],
+            };
+            remaining.with_label_values(labels).set(max - spent);
+            maximum.with_label_values(labels).set(max);
         }
     }
 }

@@ -72,17 +72,18 @@ impl RoutingPolicy {
         }
     }
 
-    /// Records a failure of a deployment and cools it down when the rules say so. A group's
-    /// only deployment is never cooled down (that would take the whole group out), as in LiteLLM.
+    /// Records a failure of a deployment and cools it down when the rules say so (then true).
+    /// A group's only deployment is never cooled down (that would take the whole group out),
+    /// as in LiteLLM.
     pub fn record_failure(
         &self,
         state: &DeploymentState,
         class: FailureClass,
         group_size: usize,
         now: Instant,
-    ) {
+    ) -> bool {
         if !self.cooldowns_enabled || !class.counts_against_deployment() || group_size <= 1 {
-            return;
+            return false;
         }
         let fails = state.record_failure(now);
         let allowed = self
@@ -93,9 +94,11 @@ impl RoutingPolicy {
         let policy_set = self
             .allowed_fails_policy
             .contains_key(class.allowed_fails_key());
-        if (class.cools_down_at_once() && !policy_set) || fails > allowed {
+        let cools = (class.cools_down_at_once() && !policy_set) || fails > allowed;
+        if cools {
             state.cool_down(self.cooldown, now);
         }
+        cools
     }
 
     /// The groups to fall back to after `group` failed with `class`, in order.

@@ -36,6 +36,11 @@ pub struct Metrics {
     pub deployment_state: GaugeVec,
     pub remaining_team_budget: GaugeVec,
     pub remaining_api_key_budget: GaugeVec,
+    pub remaining_user_budget: GaugeVec,
+    pub team_max_budget: GaugeVec,
+    pub api_key_max_budget: GaugeVec,
+    pub user_max_budget: GaugeVec,
+    pub deployment_cooled_down: CounterVec,
     pub remaining_requests: GaugeVec,
     pub remaining_tokens: GaugeVec,
     /// `result`: `ok` or `refused`.
@@ -183,6 +188,31 @@ impl Metrics {
                 n::REMAINING_API_KEY_BUDGET,
                 "Remaining budget for api key",
                 &n::REMAINING_API_KEY_BUDGET_LABELS,
+            ),
+            remaining_user_budget: gauge(
+                n::REMAINING_USER_BUDGET,
+                "Remaining budget for user",
+                &n::USER_BUDGET_LABELS,
+            ),
+            team_max_budget: gauge(
+                n::TEAM_MAX_BUDGET,
+                "Maximum budget set for team",
+                &n::REMAINING_TEAM_BUDGET_LABELS,
+            ),
+            api_key_max_budget: gauge(
+                n::API_KEY_MAX_BUDGET,
+                "Maximum budget set for api key",
+                &n::REMAINING_API_KEY_BUDGET_LABELS,
+            ),
+            user_max_budget: gauge(
+                n::USER_MAX_BUDGET,
+                "Maximum budget set for user",
+                &n::USER_BUDGET_LABELS,
+            ),
+            deployment_cooled_down: counter(
+                n::DEPLOYMENT_COOLED_DOWN,
+                "LLM Deployment Analytics - Number of times a deployment has been cooled down by LiteLLM load balancing logic. exception_status is the status of the exception that caused the deployment to be cooled down",
+                &n::DEPLOYMENT_COOLED_DOWN_LABELS,
             ),
             remaining_requests: gauge(
                 n::REMAINING_REQUESTS,

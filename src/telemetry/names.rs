@@ -223,6 +223,23 @@ pub const REMAINING_TEAM_BUDGET_LABELS: [&str; 2] = ["team", "team_alias"];
 pub const REMAINING_API_KEY_BUDGET: &str = "litellm_remaining_api_key_budget_metric";
 pub const REMAINING_API_KEY_BUDGET_LABELS: [&str; 2] = ["hashed_api_key", "api_key_alias"];
 
+/// The `max_budget` gauges carry their remaining-budget twin's labels, as in LiteLLM.
+pub const TEAM_MAX_BUDGET: &str = "litellm_team_max_budget_metric";
+pub const API_KEY_MAX_BUDGET: &str = "litellm_api_key_max_budget_metric";
+pub const REMAINING_USER_BUDGET: &str = "litellm_remaining_user_budget_metric";
+pub const USER_MAX_BUDGET: &str = "litellm_user_max_budget_metric";
+pub const USER_BUDGET_LABELS: [&str; 1] = ["user"];
+
+/// A deployment the router took out for a cooldown, labelled with the failure's status.
+pub const DEPLOYMENT_COOLED_DOWN: &str = "litellm_deployment_cooled_down_total";
+pub const DEPLOYMENT_COOLED_DOWN_LABELS: [&str; 5] = [
+    "litellm_model_name",
+    "model_id",
+    "api_base",
+    "api_provider",
+    "exception_status",
+];
+
 /// LiteLLM's `litellm_deployment_state` values.
 pub const STATE_HEALTHY: f64 = 0.0;
 pub const STATE_PARTIAL_OUTAGE: f64 = 1.0;

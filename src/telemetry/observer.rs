@@ -179,6 +179,25 @@ pub fn set_deployment_state(m: &Metrics, d: &Deployment, state: f64) {
         .set(state);
 }
 
+/// `litellm_deployment_cooled_down`: the router took `d` out after a failure with `status`.
+pub fn count_cooldown(m: &Metrics, d: &Deployment, status: u16) {
+    if !m.enabled() {
+        return;
+    }
+    let status = labels::status_text(status);
+    let l = CallLabels {
+        model: d.model.as_str(),
+        model_id: d.id.as_str(),
+        api_base: d.api_base.as_str(),
+        api_provider: d.provider.name,
+        exception_status: &status,
+        ..CallLabels::default()
+    };
+    m.deployment_cooled_down
+        .with_label_values(&l.pick(&n::DEPLOYMENT_COOLED_DOWN_LABELS))
+        .inc();
+}
+
 /// The labels known for every event of this call; the event adds its own.
 fn call_labels<'a>(
     m: &Metrics,

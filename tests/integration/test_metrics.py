@@ -46,6 +46,10 @@ GAUGES = {
     "litellm_deployment_state": {"litellm_model_name", "model_id", "api_base", "api_provider"},
     "litellm_remaining_api_key_budget_metric": {"hashed_api_key", "api_key_alias"},
     "litellm_remaining_team_budget_metric": {"team", "team_alias"},
+    "litellm_team_max_budget_metric": {"team", "team_alias"},
+    "litellm_api_key_max_budget_metric": {"hashed_api_key", "api_key_alias"},
+    "litellm_remaining_user_budget_metric": {"user"},
+    "litellm_user_max_budget_metric": {"user"},
     "litellm_remaining_requests_metric": {"model_group", "api_provider", "api_base", "litellm_model_name", "hashed_api_key", "api_key_alias", "model_id"},
     "litellm_remaining_tokens_metric": {"model_group", "api_provider", "api_base", "litellm_model_name", "hashed_api_key", "api_key_alias", "model_id"},
 }
@@ -98,6 +102,7 @@ def test_metrics_after_known_traffic(mock, start_gateway):
     team = admin(gw, "/team/new", {"team_alias": "metrics-team", "max_budget": 50.0})
     assert team.status_code == 200, team.text
     team_id = team.json()["team_id"]
+    assert admin(gw, "/user/new", {"user_id": "metrics-user", "max_budget": 20.0}).status_code == 200
     key = generate_key(gw, key_alias="metrics-key", user_id="metrics-user", max_budget=100.0, team_id=team_id)
     hashed = hashlib.sha256(key.encode()).hexdigest()
     client = gw.client(key)
@@ -202,6 +207,11 @@ def test_metrics_after_known_traffic(mock, start_gateway):
     team_left = samples(families, "litellm_remaining_team_budget_metric", "", team=team_id)
     assert team_left and team_left[0].value == pytest.approx(50.0 - sum(costs), abs=1e-6)
     assert team_left[0].labels["team_alias"] == "metrics-team"
+    user_left = samples(families, "litellm_remaining_user_budget_metric", "", user="metrics-user")
+    assert user_left and user_left[0].value == pytest.approx(20.0 - sum(costs), abs=1e-6)
+    assert total(families, "litellm_api_key_max_budget_metric", "", hashed_api_key=hashed) == 100.0
+    assert total(families, "litellm_team_max_budget_metric", "", team=team_id) == 50.0
+    assert total(families, "litellm_user_max_budget_metric", "", user="metrics-user") == 20.0
 
     # Every metric and label name, as LiteLLM spells them; counters end in `_total` once.
     for kind, table in (("counter", COUNTERS), ("histogram", HISTOGRAMS), ("gauge", GAUGES)):
@@ -219,6 +229,28 @@ def test_metrics_after_known_traffic(mock, start_gateway):
         assert own in text, own
     assert total(families, "tollgate_streams_in_flight", "") == 0
     assert key not in text and MASTER_KEY not in text, "no key in the scrape"
+
+
+def test_a_cooldown_is_counted_for_its_deployment(mock, start_gateway):
+    """The first tier's deployment fails once and is cooled down for a minute; the calls after
+    it go to the second tier, so there is exactly one cooldown, labelled with the 500."""
+    gw = start_gateway({
+        "model_list": [
+            openai_deployment(mock, "pair", model="status-500-cool", order=1),
+            openai_deployment(mock, "pair", model="ok-pair", order=2),
+        ],
+        "general_settings": {"master_key": MASTER_KEY},
+        "litellm_settings": PROMETHEUS,
+        "router_settings": {"num_retries": 1, "allowed_fails": 0, "cooldown_time": 60},
+    })
+    for _ in range(4):
+        assert gw.client().chat.completions.create(model="pair", messages=user("hi")).choices
+    families, _ = scrape(gw)
+    cooled = samples(families, "litellm_deployment_cooled_down")
+    assert [(s.labels["litellm_model_name"], s.labels["exception_status"], s.value) for s in cooled] == [
+        ("status-500-cool", "500", 1.0)
+    ]
+    assert set(cooled[0].labels) >= {"litellm_model_name", "model_id", "api_base", "api_provider", "exception_status"}
 
 
 def test_metrics_is_404_without_the_prometheus_callback(mock, start_gateway):
